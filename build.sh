@@ -1,0 +1,288 @@
+#!/bin/sh
+# build.sh — build, vendor, test and demo ecs-deploy.
+#
+#   ./build.sh          fetch dependencies if vendor/ is empty, build ./ecs-deploy, print its size
+#   ./build.sh vendor   fetch BearSSL and jsmn from Debian (checked against vendor/MANIFEST),
+#                       unpack them into vendor/ and build libbearssl.a (musl and host flavours)
+#   ./build.sh test     install what the tests need, build, run every test; last line "N passed, N failed"
+#   ./build.sh demo     start the ECS simulator and run a deployment against it
+#   ./build.sh clean    remove build outputs (keeps the vendored sources)
+#
+# POSIX sh, one function per subcommand; read it top to bottom.
+set -eu
+
+TOP=$(cd "$(dirname "$0")" && pwd)
+cd "$TOP"
+
+VENDOR=vendor
+MANIFEST=$VENDOR/MANIFEST
+DL=$VENDOR/dl
+BIN=./ecs-deploy
+SIZE_BUDGET=262144
+
+# Flags shared by every build of ecsdeploy.c. -ffile-prefix-map keeps build paths out.
+CWARN="-std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror"
+CINC="-I$VENDOR/bearssl/inc -I$VENDOR/jsmn"
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---- packages -------------------------------------------------------------------------
+# need_pkgs PKG...: install the Debian packages that are missing, or say which to install.
+need_pkgs() {
+	missing=""
+	for p in "$@"; do
+		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if ! command -v apt-get >/dev/null 2>&1; then
+		die "please install these packages with your system's package manager:$missing"
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		die "please install the Debian packages:$missing (e.g. sudo apt-get install$missing)"
+	fi
+	say "installing Debian packages:$missing"
+	apt_updated
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+		|| die "apt-get install failed for:$missing"
+}
+
+APT_UPDATED=no
+apt_updated() {
+	[ "$APT_UPDATED" = yes ] && return 0
+	apt-get update -qq >/dev/null 2>&1 || die "apt-get update failed"
+	APT_UPDATED=yes
+}
+
+# enable_deb_src: apt-get source needs a deb-src entry; derive one from the deb entries.
+enable_deb_src() {
+	if grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || die "apt-get source needs a deb-src line in /etc/apt/sources.list.d (run as root or add one)"
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+			> /etc/apt/sources.list.d/ecs-deploy-src.sources
+	elif [ -f /etc/apt/sources.list ]; then
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/ecs-deploy-src.list
+	else
+		die "no apt sources found to derive a deb-src entry from"
+	fi
+	APT_UPDATED=no
+}
+
+# ---- vendor ---------------------------------------------------------------------------
+manifest_field() { # name column
+	awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$MANIFEST"
+}
+
+fetch_one() { # name: download into $DL unless a verified copy is there
+	name=$1
+	pkg=$(manifest_field "$name" 2); kind=$(manifest_field "$name" 3)
+	ver=$(manifest_field "$name" 4); file=$(manifest_field "$name" 5); sum=$(manifest_field "$name" 6)
+	mkdir -p "$DL"
+	if [ -f "$DL/$file" ] && printf '%s  %s\n' "$sum" "$DL/$file" | sha256sum -c - >/dev/null 2>&1; then
+		return 0
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "vendor/ is empty and apt-get is missing: copy a populated vendor/ tree here (see README, air-gapped builds)"
+	[ "$(id -u)" = 0 ] || die "fetching $pkg needs root for apt-get; or copy a populated vendor/ tree here"
+	if [ "$kind" = source ]; then
+		enable_deb_src
+		apt_updated
+		(cd "$DL" && apt-get source --download-only -qq "$pkg=$ver" >/dev/null 2>&1) \
+			|| die "apt-get source $pkg=$ver failed"
+	else
+		apt_updated
+		(cd "$DL" && apt-get download -qq "$pkg=$ver" >/dev/null 2>&1) \
+			|| die "apt-get download $pkg=$ver failed"
+	fi
+	printf '%s  %s\n' "$sum" "$DL/$file" | sha256sum -c - >/dev/null 2>&1 \
+		|| die "checksum mismatch for $DL/$file (expected $sum): refusing to use it"
+	say "fetched $file (sha256 ok)"
+}
+
+build_bearssl() { # flavour cc: build vendor/build/<flavour>/libbearssl.a
+	flavour=$1; cc=$2; extra=${3:-}
+	out=$VENDOR/build/$flavour
+	[ -f "$out/libbearssl.a" ] && return 0
+	mkdir -p "$out/obj"
+	say "building libbearssl.a ($flavour, $cc)"
+	find "$VENDOR/bearssl/src" -name '*.c' | sort | while read -r f; do
+		o=$out/obj/$(printf '%s' "$f" | sed 's|^.*/src/||; s|/|_|g; s|\.c$|.o|')
+		printf '%s %s\n' "$f" "$o"
+	done | xargs -P "$(nproc 2>/dev/null || echo 2)" -n 2 sh -c \
+		"$cc -Os -fPIC -ffile-prefix-map=\$PWD=. $extra -I$VENDOR/bearssl/inc -I$VENDOR/bearssl/src -c \"\$0\" -o \"\$1\"" \
+		|| die "compiling BearSSL ($flavour) failed"
+	ar rcsD "$out/libbearssl.a" "$out"/obj/*.o
+	rm -rf "$out/obj"
+}
+
+cmd_vendor() {
+	[ -f "$MANIFEST" ] || die "missing $MANIFEST"
+	fetch_one bearssl
+	fetch_one jsmn
+	if [ ! -f "$VENDOR/bearssl/inc/bearssl.h" ]; then
+		rm -rf "$VENDOR/bearssl" "$VENDOR/tmp"; mkdir -p "$VENDOR/tmp"
+		xz -dc "$DL/$(manifest_field bearssl 5)" | tar -xf - -C "$VENDOR/tmp"
+		mv "$VENDOR"/tmp/bearssl-* "$VENDOR/bearssl"
+		rm -rf "$VENDOR/tmp"
+	fi
+	if [ ! -f "$VENDOR/jsmn/jsmn.h" ]; then
+		rm -rf "$VENDOR/jsmn" "$VENDOR/tmp"; mkdir -p "$VENDOR/tmp" "$VENDOR/jsmn"
+		deb=$(manifest_field jsmn 5)
+		(cd "$VENDOR/tmp" && ar x "../dl/$deb" && tar -xf data.tar.* ./usr/include/jsmn.h)
+		mv "$VENDOR/tmp/usr/include/jsmn.h" "$VENDOR/jsmn/jsmn.h"
+		rm -rf "$VENDOR/tmp"
+	fi
+	command -v musl-gcc >/dev/null 2>&1 || need_pkgs musl-tools
+	build_bearssl musl musl-gcc
+	build_bearssl host cc
+	say "vendor/ ready: BearSSL $(manifest_field bearssl 4), jsmn $(manifest_field jsmn 4)"
+}
+
+# ---- build ----------------------------------------------------------------------------
+cmd_build() {
+	[ -f "$VENDOR/build/musl/libbearssl.a" ] && [ -f "$VENDOR/jsmn/jsmn.h" ] || cmd_vendor
+	command -v musl-gcc >/dev/null 2>&1 || need_pkgs musl-tools
+	muslver=$(dpkg-query -W -f '${Version}' musl-dev 2>/dev/null | sed 's/-.*//' || true)
+	bsver=$(manifest_field bearssl 4 | sed 's/+.*//')
+	jsver=$(manifest_field jsmn 4 | sed 's/-.*//')
+	# shellcheck disable=SC2086
+	musl-gcc $CWARN $CINC -Os -static -s -ffunction-sections -fdata-sections \
+		-fno-asynchronous-unwind-tables -fno-ident -ffile-prefix-map="$TOP"=. \
+		-DED_LIBC="\"musl ${muslver:-?}\"" -DED_BEARSSL="\"$bsver\"" -DED_JSMN="\"$jsver\"" \
+		-Wl,--gc-sections -Wl,--build-id=none \
+		-o "$BIN" ecsdeploy.c "$VENDOR/build/musl/libbearssl.a" \
+		|| die "compiling ecsdeploy.c failed"
+	say "built $BIN: $(stat -c %s "$BIN") bytes (budget $SIZE_BUDGET)"
+}
+
+# ---- test -----------------------------------------------------------------------------
+# Every test prints "PASS: name" or "FAIL: name: why" lines; we count them here.
+PASSED=0
+FAILED=0
+LOGDIR=${TMPDIR:-/tmp}/ecs-deploy-test.$$
+
+count_log() { # name log rc
+	p=$(grep -c '^PASS: ' "$2" || true)
+	f=$(grep -c '^FAIL: ' "$2" || true)
+	if [ "$3" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL: $1: exited with status $3 without naming a failed test" >> "$2"
+		f=1
+	fi
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+	printf '%-40s %4d passed, %d failed\n' "$1" "$p" "$f"
+	grep '^FAIL: ' "$2" | sed 's/^/    /' || true
+}
+
+run_test() { # name command...
+	name=$1; shift
+	log=$LOGDIR/$(printf '%s' "$name" | tr '/ ' '__').log
+	rc=0
+	"$@" > "$log" 2>&1 || rc=$?
+	count_log "$name" "$log" "$rc"
+}
+
+# check NAME CONDITION-COMMAND...: one PASS/FAIL line for a shell-level check.
+check() {
+	name=$1; shift
+	if "$@" >/dev/null 2>&1; then echo "PASS: $name"; else echo "FAIL: $name"; fi
+}
+
+is_static() {
+	! readelf -lW "$BIN" | grep -q 'INTERP' && readelf -dW "$BIN" | grep -q 'no dynamic section'
+}
+exports_only_main() {
+	o=$LOGDIR/ecsdeploy.o
+	musl-gcc $CWARN $CINC -c -o "$o" ecsdeploy.c -DED_LIBC='"musl"' -DED_BEARSSL='"0.6"' -DED_JSMN='"1.1.0"'
+	[ "$(nm -g --defined-only "$o" | awk '{print $3}')" = main ]
+}
+# A probe that is clean C but warns under -Wall (unused variable) and -Wextra (unused
+# parameter) must fail to compile with the flags every build of ecsdeploy.c uses.
+warnings_are_fatal() {
+	printf 'int ed_probe_a(int a);\nint ed_probe_a(int a) { return 0; }\n' > "$LOGDIR/probe_a.c"
+	printf 'int ed_probe_b(void);\nint ed_probe_b(void) { int x; return 0; }\n' > "$LOGDIR/probe_b.c"
+	# shellcheck disable=SC2086
+	! musl-gcc $CWARN -c -o /dev/null "$LOGDIR/probe_a.c" && ! musl-gcc $CWARN -c -o /dev/null "$LOGDIR/probe_b.c"
+}
+within_budget() { [ "$(stat -c %s "$BIN")" -le "$SIZE_BUDGET" ]; }
+is_x86_64_exec() { file -b "$BIN" | grep -q 'ELF 64-bit.*x86-64.*statically linked'; }
+
+binary_checks() {
+	check "binary is static (no interpreter, no dynamic section)" is_static
+	check "binary is a static x86-64 ELF according to file(1)" is_x86_64_exec
+	check "ecsdeploy.c exports only main" exports_only_main
+	check "binary size $(stat -c %s "$BIN") <= $SIZE_BUDGET bytes" within_budget
+	check "the build's flags make -Wall and -Wextra warnings fatal" warnings_are_fatal
+}
+
+# Unit tests: each tests/t_*.c includes ../ecsdeploy.c; built for glibc with ASan+UBSan.
+build_unit() { # t_file.c -> path of executable
+	exe=$LOGDIR/$(basename "$1" .c)
+	# shellcheck disable=SC2086
+	# Tests use a subset of the program, so unused statics are expected there.
+	cc $CWARN -Wno-unused-function $CINC -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer -o "$exe" "$1" "$VENDOR/build/host/libbearssl.a" -lm \
+		> "$exe.build.log" 2>&1 || { cat "$exe.build.log"; return 1; }
+	echo "$exe"
+}
+
+run_unit() {
+	for t in tests/t_*.c; do
+		[ -f "$t" ] || continue
+		name=unit/$(basename "$t" .c)
+		if exe=$(build_unit "$t"); then
+			run_test "$name" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+				ECSDEPLOY_BIN="$TOP/ecs-deploy" "$exe"
+		else
+			log=$LOGDIR/build-$(basename "$t" .c).log
+			printf '%s\nFAIL: %s: does not compile\n' "$exe" "$name" > "$log"
+			count_log "$name" "$log" 1
+		fi
+	done
+}
+
+run_scripts() {
+	for t in tests/test_*.py tests/*/test_*.py tests/test_*.sh tests/*/test_*.sh; do
+		[ -f "$t" ] || continue
+		case "$t" in
+		*.py) run_test "${t#tests/}" env ECSDEPLOY_BIN="$TOP/ecs-deploy" python3 "$t" ;;
+		*.sh) run_test "${t#tests/}" env ECSDEPLOY_BIN="$TOP/ecs-deploy" sh "$t" ;;
+		esac
+	done
+}
+
+cmd_test() {
+	need_pkgs musl-tools file binutils xz-utils openssl ca-certificates gcc libc6-dev
+	command -v aws >/dev/null 2>&1 || need_pkgs awscli
+	cmd_build
+	mkdir -p "$LOGDIR"
+	binary_checks > "$LOGDIR/binary.log" 2>&1 || true
+	count_log binary "$LOGDIR/binary.log" 0
+	run_unit
+	run_scripts
+	say "logs: $LOGDIR"
+	say "$PASSED passed, $FAILED failed"
+	[ "$FAILED" = 0 ]
+}
+
+# ---- demo -----------------------------------------------------------------------------
+cmd_demo() {
+	cmd_build
+	[ -f tests/sim/demo.sh ] || die "the simulator demo is not in this tree yet"
+	sh tests/sim/demo.sh "$TOP/ecs-deploy"
+}
+
+cmd_clean() {
+	rm -f "$BIN"
+	rm -rf "$VENDOR/build"
+}
+
+case "${1:-build}" in
+build) cmd_build ;;
+vendor) cmd_vendor ;;
+test) cmd_test ;;
+demo) cmd_demo ;;
+clean) cmd_clean ;;
+*) die "unknown subcommand '$1' (build, vendor, test, demo, clean)" ;;
+esac
