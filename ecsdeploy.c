@@ -851,6 +851,17 @@ jw_kv(struct jw *w, const char *k, const char *v)
 	jw_strz(w, v);
 }
 
+/* The JSON text of token t as it appears (strings with their quotes), for copying through. */
+static struct sv
+ecs_json_text(const struct json_doc *d, int t)
+{
+	struct sv s = json_raw(d, t);
+
+	if (t >= 0 && t < d->ntok && d->tok[t].type == JSMN_STRING)
+		s = sv_make(s.p - 1, s.n + 2);
+	return s;
+}
+
 /* Copies string token t into dst (cap bytes, NUL-terminated); "" when absent. */
 static void
 ecs_copy(const struct json_doc *d, int t, char *dst, size_t cap)
@@ -1441,7 +1452,7 @@ td_clone(const struct json_doc *d, int td, const struct td_edit *ed, struct buf 
 		snprintf(kz, sizeof(kz), "%.*s", (int)key.n, key.p);
 		jw_key(&w, kz);
 		if (!sv_eqz(key, "containerDefinitions") || d->tok[kt + 1].type != JSMN_ARRAY) {
-			jw_raw(&w, json_raw(d, kt + 1));
+			jw_raw(&w, ecs_json_text(d, kt + 1));
 			continue;
 		}
 		jw_arr(&w);
@@ -1474,7 +1485,7 @@ td_clone(const struct json_doc *d, int td, const struct td_edit *ed, struct buf 
 				if (sv_eqz(ckey, "image") && tc->changed)
 					jw_strz(&w, tc->new_image);
 				else
-					jw_raw(&w, json_raw(d, ck + 1));
+					jw_raw(&w, ecs_json_text(d, ck + 1));
 			}
 			jw_end(&w);
 		}
@@ -2227,6 +2238,8 @@ dep_sh_value(struct sv s, size_t *i, struct jw *w, int depth)
 				return -1;
 			if (*i < s.n && s.p[*i] == ',')
 				(*i)++;
+			else if (*i >= s.n || s.p[*i] != close)
+				return -1;
 		}
 		if (*i >= s.n)
 			return -1;
@@ -2577,7 +2590,7 @@ dep_merge_dc(struct dep *d, struct buf *out)
 				continue;
 			snprintf(kz, sizeof(kz), "%.*s", (int)key.n, key.p);
 			jw_key(&w, kz);
-			jw_raw(&w, json_raw(&dc, k + 1));
+			jw_raw(&w, ecs_json_text(&dc, k + 1));
 		}
 	}
 	if (o->max_pct >= 0) {
