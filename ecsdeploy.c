@@ -1633,7 +1633,7 @@ typedef int (*http_sink)(void *ctx, const char *p, size_t n, struct err *e);
 
 struct http_parser {
 	int state;
-	int no_body;               /* response to CONNECT: headers only */
+	int no_body;               /* response to CONNECT: a 2xx has headers only */
 	int cr;                    /* HP_CHUNK_END: the CR was seen */
 	int te_other;              /* a transfer coding other than chunked: body until close */
 	struct http_resp r;
@@ -1795,7 +1795,7 @@ http_parser_head_done(struct http_parser *hp, struct err *e)
 	}
 	if (hp->r.minor == 0)
 		hp->r.close = 1;   /* HTTP/1.0: we do not ask for keep-alive */
-	if (hp->no_body || st == 204 || st == 304 || st < 200) {
+	if ((hp->no_body && st < 300) || st == 204 || st == 304 || st < 200) {
 		hp->state = HP_DONE;
 		return 0;
 	}
@@ -2474,7 +2474,7 @@ http_proxy_connect(struct http_client *c, int fd, const struct http_url *u, stru
 {
 	static struct http_parser hp;
 	char req[1024];
-	int n;
+	int n, extra = 0;
 
 	n = snprintf(req, sizeof(req), "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n%s%s%s\r\n",
 	    strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", u->port,
@@ -2486,7 +2486,7 @@ http_proxy_connect(struct http_client *c, int fd, const struct http_url *u, stru
 		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d: %s", c->proxy.host, c->proxy.port,
 		    strerror(errno));
 	http_parser_init(&hp, 1, NULL, NULL);
-	while (!http_parser_done(&hp)) {
+	while (!http_parser_done(&hp) && !extra) {
 		char tmp[512];
 		size_t used;
 		long k = http_plain_read(fd, tmp, sizeof(tmp), c->read_timeout_ms, c->proxy.host, e);
@@ -2494,22 +2494,33 @@ http_proxy_connect(struct http_client *c, int fd, const struct http_url *u, stru
 
 		if (k < 0)
 			return ED_EXIT_NETWORK;
-		if (k == 0)
+		if (k == 0) {
+			struct err ignore;
+
+			err_clear(&ignore);
+			if (http_parser_eof(&hp, &ignore) == 0)
+				break;   /* a refusal whose body ended with the connection */
 			return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d closed the connection during CONNECT",
 			    c->proxy.host, c->proxy.port);
+		}
 		rc = http_parser_feed(&hp, tmp, (size_t)k, &used, e);
 		if (rc != 0)
 			return rc;
-		if (used != (size_t)k)
-			return err_set(e, ED_EXIT_NETWORK, "proxy %.200s sent data before the tunnel was open",
-			    c->proxy.host);
+		extra = used != (size_t)k;
 	}
-	if (hp.r.status == 407)
-		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d refused CONNECT: proxy authentication required (407)%s",
-		    c->proxy.host, c->proxy.port, c->proxy.auth[0] ? "; check the user and password in HTTPS_PROXY" : "");
+	if (hp.r.status == 407 || hp.r.status == 401) {
+		/* 407 is the standard answer; tinyproxy says 401 */
+		c->last_retryable = 0;
+		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d refused CONNECT: proxy authentication required (%d)%s",
+		    c->proxy.host, c->proxy.port, hp.r.status,
+		    c->proxy.auth[0] ? "; check the user and password in HTTPS_PROXY" : "");
+	}
 	if (hp.r.status < 200 || hp.r.status > 299)
 		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d refused CONNECT to %.200s:%d with status %d",
 		    c->proxy.host, c->proxy.port, u->host, u->port, hp.r.status);
+	if (extra)
+		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s sent data before the tunnel was open",
+		    c->proxy.host);
 	return 0;
 }
 
@@ -2536,7 +2547,6 @@ http_conn_open(struct http_client *c, struct http_conn *k, const struct http_url
 	if (via) {
 		rc = http_proxy_connect(c, k->fd, u, e);
 		if (rc != 0) {
-			c->last_retryable = rc == ED_EXIT_NETWORK && !strstr(e->msg, "(407)");
 			http_conn_close(k);
 			return rc;
 		}
