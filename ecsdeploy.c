@@ -650,6 +650,16 @@ sig_signature(const unsigned char key[32], struct sv sts, char out[65])
 	sig_hex(d, 32, out);
 }
 
+/* n decimal digits of v (0 <= v < 10^n), zero-padded, no NUL. */
+static void
+sig_digits(char *out, int64_t v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 /*
  * "YYYYMMDDTHHMMSSZ" (UTC) for unix_time; times before 1970 or after
  * 9999-12-31T23:59:59Z are clamped to those ends. Civil date from day count
@@ -678,8 +688,15 @@ sig_amzdate(int64_t unix_time, char out[17])
 	m = mp < 10 ? mp + 3 : mp - 9;
 	if (m <= 2)
 		y++;
-	snprintf(out, 17, "%04d%02d%02dT%02d%02d%02dZ", (int)y, (int)m, (int)d,
-	    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	sig_digits(out, y, 4);
+	sig_digits(out + 4, m, 2);
+	sig_digits(out + 6, d, 2);
+	out[8] = 'T';
+	sig_digits(out + 9, sod / 3600, 2);
+	sig_digits(out + 11, sod / 60 % 60, 2);
+	sig_digits(out + 13, sod % 60, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
 }
 
 /* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ */
