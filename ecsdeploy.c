@@ -808,6 +808,13 @@ sig_cmp(struct sv a, struct sv b)
 	return a.n < b.n ? -1 : a.n > b.n;
 }
 
+/* ASCII lowercase, independent of the C locale. */
+static int
+sig_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
 /* Case-insensitive (ASCII) order of two header names. */
 static int
 sig_cmp_name(struct sv a, struct sv b)
@@ -815,7 +822,7 @@ sig_cmp_name(struct sv a, struct sv b)
 	size_t i, n = a.n < b.n ? a.n : b.n;
 
 	for (i = 0; i < n; i++) {
-		int x = tolower((unsigned char)a.p[i]), y = tolower((unsigned char)b.p[i]);
+		int x = sig_lower((unsigned char)a.p[i]), y = sig_lower((unsigned char)b.p[i]);
 
 		if (x != y)
 			return x - y;
@@ -967,7 +974,7 @@ sig_put_lower(struct buf *b, struct sv s)
 	size_t i;
 
 	for (i = 0; i < s.n; i++)
-		buf_putc(b, (char)tolower((unsigned char)s.p[i]));
+		buf_putc(b, (char)sig_lower((unsigned char)s.p[i]));
 }
 
 /*
@@ -1143,7 +1150,7 @@ sig_sign(const struct sig_req *r, const struct sig_creds *c, const char *amzdate
 	if (c->akid.n == 0 || c->akid.n > SIG_MAX_AKID)
 		return err_set(e, ED_EXIT_AUTH, "malformed AWS access key id (empty or too long)");
 	for (i = 0; i < c->akid.n; i++) {
-		if (!isalnum((unsigned char)c->akid.p[i]))
+		if (!sig_unreserved((unsigned char)c->akid.p[i]) || strchr("-._~", c->akid.p[i]) != NULL)
 			return err_set(e, ED_EXIT_AUTH, "malformed AWS access key id (not letters and digits)");
 	}
 	if (c->secret.n == 0)
