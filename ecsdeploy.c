@@ -863,10 +863,12 @@ sig_canonical_path(struct sv path, struct buf *b)
 		if (seg.n == 0 || sv_eqz(seg, "."))
 			continue;
 		if (sv_eqz(seg, "..")) {
+			/* Above the root ".." stays at the root, as RFC 3986 5.2.4 says. */
+			if (b->len == start)
+				continue;
 			while (b->len > start && b->p[b->len - 1] != '/')
 				b->len--;
-			if (b->len > start)
-				b->len--;
+			b->len--;
 			b->p[b->len] = '\0';
 			continue;
 		}
