@@ -523,6 +523,10 @@ world_init_system(struct world *w)
  * jsmn over the grown buffer (jsmn restarts an unfinished string or primitive
  * from its first byte, and JSMN_ERROR_PART just means "more to come"). Feeding
  * the same text whole, byte by byte or split anywhere gives the same tokens.
+ * jsmn is resumed once ED_JSON_TOKENIZE_STEP new bytes have arrived (and at
+ * the end), not on every tiny feed: each resume that ends inside an open
+ * object walks back over the tokens so far, so many small feeds would cost
+ * O(bytes x tokens). Tests set the step to 1 to resume on every byte.
  * json_stream_finish() checks that the text ended where a value may end. A root
  * that is a bare number or literal is given its token there (jsmn strict needs
  * a delimiter after a primitive, which the end of the text is not).
@@ -559,6 +563,9 @@ world_init_system(struct world *w)
 #endif
 #ifndef ED_MAX_JSON_DEPTH
 #define ED_MAX_JSON_DEPTH 64                 /* nesting of arrays and objects */
+#endif
+#ifndef ED_JSON_TOKENIZE_STEP
+#define ED_JSON_TOKENIZE_STEP 4096           /* resume jsmn once this many bytes are new */
 #endif
 
 struct json_doc {
@@ -916,6 +923,8 @@ json_stream_feed(struct json_stream *s, const char *p, size_t n, struct err *e)
 		return s->rc;
 	memmove(s->wbuf + s->len, p, n);
 	s->len += n;
+	if (s->len - s->p.pos < ED_JSON_TOKENIZE_STEP)
+		return 0;
 	return json_tokenize(s, e);
 }
 
@@ -928,6 +937,8 @@ json_stream_finish(struct json_stream *s, struct json_doc *doc, struct err *e)
 {
 	memset(doc, 0, sizeof(*doc));
 	if (s->rc != 0)
+		return s->rc;
+	if (json_tokenize(s, e) != 0)
 		return s->rc;
 	/* A number at the very end is complete when its digits are. */
 	if (s->depth == 0 && (s->st == JV_ZERO || s->st == JV_INT || s->st == JV_FRAC ||
@@ -978,8 +989,6 @@ json_parse(struct json_doc *d, const char *js, size_t len, jsmntok_t *tok, unsig
 	if (json_check(&s, js, len, 0, e) != 0)
 		return s.rc;
 	s.len = len;
-	if (json_tokenize(&s, e) != 0)
-		return s.rc;
 	return json_stream_finish(&s, d, e);
 }
 

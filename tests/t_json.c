@@ -9,6 +9,7 @@
 #define ECSDEPLOY_TEST 1
 #define ED_MAX_JSON_BYTES 16384
 #define ED_MAX_JSON_TOKENS 2048
+#define ED_JSON_TOKENIZE_STEP 1   /* resume jsmn on every byte */
 #define ED_MAX_JSON_DEPTH 32
 #include "../ecsdeploy.c"
 #include "harness.h"

@@ -11,6 +11,7 @@
 #define ECSDEPLOY_TEST 1
 #define ED_MAX_JSON_BYTES 65536
 #define ED_MAX_JSON_TOKENS 4096
+#define ED_JSON_TOKENIZE_STEP 1   /* resume jsmn on every byte */
 #define ED_MAX_JSON_DEPTH 24
 #include "../../ecsdeploy.c"
 
