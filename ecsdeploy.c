@@ -921,7 +921,8 @@ json_stream_feed(struct json_stream *s, const char *p, size_t n, struct err *e)
 		return json_toobig(s, e, "ED_MAX_JSON_BYTES");
 	if (json_check(s, p, n, s->len, e) != 0)
 		return s->rc;
-	memmove(s->wbuf + s->len, p, n);
+	if (n > 0)
+		memmove(s->wbuf + s->len, p, n);
 	s->len += n;
 	if (s->len - s->p.pos < ED_JSON_TOKENIZE_STEP)
 		return 0;
