@@ -69,6 +69,7 @@ DEFAULT_TIMINGS = {
     "steady_after": 10,         # a deployment is COMPLETED this long after it became steady
     "retain_stopped": 3600,    # STOPPED tasks stay visible this long
     "event_repeat": 60,        # the same placement event again after this long
+    "hook": 3,                 # an AWS_LAMBDA lifecycle hook answers after this long
 }
 
 
@@ -213,6 +214,7 @@ class Sim:
         self.cb_threshold = sc.get("circuit_breaker_threshold")
         self.alarm_states = dict(sc.get("alarms", {}))
         self.hooks = dict(sc.get("lifecycle_hooks", {}))   # stage -> "wait"
+        self.lambda_hooks = dict(sc.get("lambda_hooks", {}))  # hook target ARN -> SUCCEEDED|FAILED|IN_PROGRESS
         self.registered_by = sc.get("registered_by", "arn:aws:iam::%s:user/ecs-deploy-test" % self.account)
         self.fargate_capacity = sc.get("fargate_capacity")  # max live Fargate tasks, None = unlimited
         self.clusters = {}

@@ -462,6 +462,24 @@ class Ops:
             sd._stop_due = now
         return {"serviceDeploymentArn": sd.arn}
 
+    def op_ContinueServiceDeployment(self, p):
+        sd = self.sds.get(p["serviceDeploymentArn"])
+        if sd is None:
+            raise ApiError("ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+        det = [h for h in sd.hooks if h["hookId"] == p["hookId"]]
+        if not det:
+            raise invalid("The lifecycle hook %s was not found in the service deployment." % p["hookId"])
+        det = det[0]
+        if det["status"] != "AWAITING_ACTION" or sd.status != "IN_PROGRESS":
+            raise client_error("The lifecycle hook %s is not awaiting action (status %s)." % (p["hookId"], det["status"]))
+        if p.get("action", "CONTINUE") == "ROLLBACK":
+            det["status"] = "SUCCEEDED"
+            sd.svc.rollback(sd.target, sd, self.t, "Service deployment rolled back by ContinueServiceDeployment.")
+        else:
+            det["status"] = "SUCCEEDED"
+        sd.updated_at = self.t
+        return {"serviceDeploymentArn": sd.arn}
+
     def op_DescribeServiceRevisions(self, p):
         arns = p["serviceRevisionArns"]
         if len(arns) > 20:

@@ -832,6 +832,41 @@ def ipv6_loopback_and_content_sha256():
 
 
 @test
+def lifecycle_hooks_pause_and_lambda():
+    sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
+    dc = sc["services"][0]["deploymentConfiguration"]
+    dc["bakeTimeInMinutes"] = 0
+    dc["lifecycleHooks"] = [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]},
+        {"hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:check", "roleArn":
+         "arn:aws:iam::123456789012:role/hook", "lifecycleStages": ["PRE_SCALE_UP"]}]
+    sc["lambda_hooks"] = {"arn:aws:lambda:us-east-1:123456789012:function:check": "SUCCEEDED"}
+    with Simulator(sc) as s:
+        c = s.client()
+        arn = new_revision(c, "shop", "registry.example.com/acme/shop:2.0")
+        sd_arn = c.update_service(cluster="shop", service="shop", taskDefinition=arn)["service"]["currentServiceDeployment"]
+        desc = lambda: c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
+        sd = s.until(lambda: (lambda x: x.get("lifecycleStage") == "POST_TEST_TRAFFIC_SHIFT" and x)(desc()), 600, 5, "pause stage")
+        s.advance(600)
+        sd = desc()
+        eq((sd["status"], sd["lifecycleStage"]), ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT"), "paused")
+        hooks = sd["lifecycleHookDetails"]
+        eq([(h["targetType"], h["status"]) for h in hooks], [("AWS_LAMBDA", "SUCCEEDED"), ("PAUSE", "AWAITING_ACTION")], "hooks")
+        expect_error(lambda: c.continue_service_deployment(serviceDeploymentArn=sd_arn, hookId=hooks[0]["hookId"]),
+                     "ClientException", "continuing a hook that is not waiting")
+        c.continue_service_deployment(serviceDeploymentArn=sd_arn, hookId=hooks[1]["hookId"], action="CONTINUE")
+        s.until(lambda: desc()["status"] == "SUCCESSFUL", 600, 5, "SUCCESSFUL after CONTINUE")
+        # a failing Lambda hook rolls back
+        s.ctl("/scenario", {"scenario": dict(sc, lambda_hooks={"arn:aws:lambda:us-east-1:123456789012:function:check": "FAILED"})})
+        c = s.client()
+        arn = new_revision(c, "shop", "registry.example.com/acme/shop:2.0")
+        sd_arn = c.update_service(cluster="shop", service="shop", taskDefinition=arn)["service"]["currentServiceDeployment"]
+        sd = s.until(lambda: (lambda x: x["status"].startswith("ROLLBACK_SUCCESSFUL") and x)(desc()), 600, 5, "hook rollback")
+        eq(sd["lifecycleHookDetails"][0]["status"], "FAILED", "lambda hook status")
+        eq(service(c, "shop", "shop")["taskDefinition"].rsplit("/", 1)[1], "shop:1", "back on blue")
+
+
+@test
 def linear_and_canary_shift_traffic_in_steps():
     sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
     dc = sc["services"][0]["deploymentConfiguration"]
