@@ -8,8 +8,7 @@ ECS uses for the same condition, where we know them.
 import copy
 import re
 
-from ecsmodel import (ApiError, client_error, invalid, page, hex32, short_id, td_resources,
-                      parse_resource, OUTPUT_ONLY_TD)
+from ecsmodel import ApiError, client_error, invalid, page, parse_resource
 from ecssched import Service, default_dc
 
 FAMILY_RE = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
@@ -660,6 +659,3 @@ class Ops:
         if not self.resource_exists(arn):
             raise ApiError("ResourceNotFoundException", "The specified resource could not be found.")
         return {"tags": list(self.tags.get(arn, []))}
-
-
-__all__ = ["Ops", "hex32", "short_id", "td_resources", "OUTPUT_ONLY_TD"]

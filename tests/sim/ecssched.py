@@ -23,10 +23,11 @@ BLUE_GREEN / LINEAR / CANARY: the service deployment walks RECONCILE_SERVICE, PR
 """
 
 import copy
+import hashlib
 import math
 import uuid
 
-from ecsmodel import ApiError, LIVE, STAGES_BG, ceil_pct, floor_pct, digits, short_id
+from ecsmodel import LIVE, STAGES_BG, ceil_pct, floor_pct, digits
 
 
 def default_dc(dc):
@@ -254,7 +255,7 @@ class Service:
         images = []
         for c in rec["input"]["containerDefinitions"]:
             images.append({"containerName": c["name"], "image": c.get("image", ""),
-                           "imageDigest": "sha256:" + __import__("hashlib").sha256(c.get("image", "").encode()).hexdigest()})
+                           "imageDigest": "sha256:" + hashlib.sha256(c.get("image", "").encode()).hexdigest()})
         r = {"serviceRevisionArn": arn, "serviceArn": self.arn, "clusterArn": self.cluster["arn"],
              "taskDefinition": dep.td_arn, "containerImages": images, "createdAt": sim.t,
              "loadBalancers": self.params.get("loadBalancers", []),
@@ -741,6 +742,3 @@ class Service:
         if include_tags:
             d["tags"] = list(self.sim.tags.get(self.arn, []))
         return d
-
-
-__all__ = ["Service", "Deployment", "ServiceDeployment", "default_dc", "ApiError", "short_id"]

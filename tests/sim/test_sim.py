@@ -9,7 +9,6 @@ bounded. The AWS CLI (`aws`) is the independent client for the fidelity tests; b
 the dynamics tests, with the simulated clock paused and advanced through the control endpoint.
 """
 
-import base64
 import concurrent.futures
 import datetime
 import hashlib
