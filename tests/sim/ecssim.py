@@ -179,34 +179,43 @@ class Clock:
     """Simulated epoch seconds = start + real elapsed * speed + advances (paused: frozen)."""
 
     def __init__(self, speed):
+        self._lock = threading.Lock()
         self.speed = float(speed)
         self.paused = False
         self._real0 = time.monotonic()
         self._sim0 = time.time()
 
-    def now(self):
+    def _now(self):
         if self.paused:
             return self._sim0
         return self._sim0 + (time.monotonic() - self._real0) * self.speed
 
+    def now(self):
+        with self._lock:
+            return self._now()
+
     def _rebase(self):
-        self._sim0 = self.now()
+        self._sim0 = self._now()
         self._real0 = time.monotonic()
 
     def set_speed(self, x):
-        self._rebase()
-        self.speed = float(x)
+        with self._lock:
+            self._rebase()
+            self.speed = float(x)
 
     def pause(self, flag):
-        self._rebase()
-        self.paused = bool(flag)
+        with self._lock:
+            self._rebase()
+            self.paused = bool(flag)
 
     def advance(self, seconds):
-        self._rebase()
-        self._sim0 += float(seconds)
+        with self._lock:
+            self._rebase()
+            self._sim0 += float(seconds)
 
     def state(self):
-        return {"now": self.now(), "speed": self.speed, "paused": self.paused}
+        with self._lock:
+            return {"now": self._now(), "speed": self.speed, "paused": self.paused}
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,7 +408,8 @@ class Context:
     def handle_ecs(self, method, raw_path, headers, body, scheme, conn_id):
         target = headers.get("X-Amz-Target", "")
         op = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else None
-        rec = {"seq": 0, "op": op or target, "body": body.decode("utf-8", "replace"), "status": None,
+        rec = {"seq": 0, "op": op or target, "body": body.decode("utf-8", "replace"),
+               "headers": [[k, v] for k, v in headers.items()], "status": None,
                "time": None, "real_time": time.time(), "conn": conn_id, "scheme": scheme}
         try:
             status, out = self._dispatch(method, raw_path, headers, body, scheme, op)
@@ -553,6 +563,7 @@ class EcsHandler(BaseHTTPRequestHandler):
         if fault is not None and fault["kind"] in ("throttle", "error", "reset_before") and not fault.get("process"):
             with ctx.lock:
                 ctx.calls.append({"seq": len(ctx.calls) + 1, "op": op, "body": body.decode("utf-8", "replace"),
+                                  "headers": [[k, v] for k, v in self.headers.items()],
                                   "status": {"throttle": 400, "error": fault.get("status", 500)}.get(fault["kind"], 0),
                                   "time": ctx.sim.t, "real_time": time.time(), "conn": self.conn_id,
                                   "fault": fault["kind"], "scheme": self.server.kind})
