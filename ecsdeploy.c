@@ -488,10 +488,728 @@ world_init_system(struct world *w)
 
 /* ===== 5. SHA-256, HMAC and SigV4 signing ================================= */
 /*
- * (Built by the transport issue.) Canonical request, string to sign, derived
- * key and Authorization header per AWS Signature Version 4; the timestamp is an
- * argument, never read here.
+ * AWS Signature Version 4 (AWS "Signature Version 4 signing process", the
+ * rules for services other than S3), over BearSSL's SHA-256 and HMAC. The
+ * stages are separate functions so tests can check each one against the
+ * official test suite: sig_canonical_request() -> sig_string_to_sign() ->
+ * sig_derive_key() + sig_signature() -> the Authorization value in sig_sign().
+ *
+ * Canonicalisation:
+ *  - path: as sent on the request line (already percent-encoded once). Dot
+ *    segments are removed and empty segments dropped ("//" collapses), a
+ *    trailing '/' is kept when a segment remains; then every byte except the
+ *    RFC 3986 unreserved set and '/' is percent-encoded (so "%20" becomes
+ *    "%2520": the "encode twice" rule). The path must start with '/'.
+ *  - query: as sent, without '?'. Split on '&' (empty pieces are no
+ *    parameter), name/value split at the first '='. Each side is decoded
+ *    ("%XX", and '+' as a space, as AWS servers read it) and re-encoded with
+ *    only the unreserved set left bare (space is "%20"); pairs are sorted by
+ *    encoded name, then encoded value.
+ *  - headers: exactly the ones the caller lists (it also sends them). Names
+ *    must be RFC 9110 tokens and are lowercased; values may hold any byte but
+ *    CR, LF, NUL and other controls except HTAB; they are trimmed and inner
+ *    runs of SP/HTAB become one space; repeated names are joined with ','
+ *    in the caller's order; names are sorted. A Host header is required.
+ *  - payload: hex SHA-256 of the body bytes.
+ *
+ * Not done here: reading a clock (the caller passes "YYYYMMDDTHHMMSSZ"),
+ * adding headers (the caller lists x-amz-date and x-amz-security-token
+ * itself), presigned URLs, S3's single-encoding and unsigned payloads.
+ *
+ * Errors (via err_set): ED_EXIT_INTERNAL for malformed requests built by our
+ * own code and for "too big: ED_MAX_SIG_HEADERS / ED_MAX_SIG_QUERY /
+ * ED_MAX_CANONICAL / authorization buffer"; ED_EXIT_AUTH for an unusable
+ * access key id or secret; ED_EXIT_USAGE for a malformed region. Messages
+ * never contain credential values or header values (§8).
+ *
+ * Memory: sig_sign() keeps two ED_MAX_CANONICAL buffers on the stack and no
+ * other state; key material on the stack is wiped before returning.
  */
+
+#ifndef ED_MAX_SIG_HEADERS
+#define ED_MAX_SIG_HEADERS 32      /* header lines one request may sign */
+#endif
+#ifndef ED_MAX_SIG_QUERY
+#define ED_MAX_SIG_QUERY 64        /* query parameters of one request */
+#endif
+#ifndef ED_MAX_CANONICAL
+#define ED_MAX_CANONICAL 16384     /* bytes of a canonical request (and of its encoded query) */
+#endif
+#define SIG_MAX_SCOPE_PART 64      /* bytes of a region or service name */
+#define SIG_MAX_AKID 128           /* bytes of an access key id */
+#define SIG_ALGO "AWS4-HMAC-SHA256"
+
+struct sig_header {
+	struct sv name, value;
+};
+
+struct sig_creds {
+	struct sv akid, secret, token;  /* token may be empty */
+};
+
+struct sig_req {
+	struct sv method;               /* "POST" */
+	struct sv path;                 /* as sent on the request line, e.g. "/" */
+	struct sv query;                /* as sent, without '?', may be empty */
+	const struct sig_header *hdr;   /* ALL headers to sign, any order and case */
+	size_t nhdr;
+	struct sv body;                 /* payload bytes */
+	struct sv region, service;      /* "us-east-1", "ecs" */
+};
+
+/* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+static void
+sig_hex(const unsigned char *d, size_t n, char *out)
+{
+	static const char dig[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = dig[d[i] >> 4];
+		out[2 * i + 1] = dig[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Overwrites secrets on the stack; volatile so the stores are not elided. */
+static void
+sig_wipe(void *p, size_t n)
+{
+	volatile unsigned char *q = p;
+
+	while (n-- > 0)
+		*q++ = 0;
+}
+
+/* Lowercase hex SHA-256 of data, for the payload hash and x-amz-content-sha256. */
+static ED_UNUSED void
+sig_sha256_hex(const void *data, size_t n, char out[65])
+{
+	br_sha256_context h;
+	unsigned char d[32];
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, data, n);
+	br_sha256_out(&h, d);
+	sig_hex(d, 32, out);
+}
+
+/* HMAC-SHA256(key, msg) into out; any key length (BearSSL hashes long keys). */
+static void
+sig_hmac(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, klen);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, msg, mlen);
+	br_hmac_out(&hc, out);
+	sig_wipe(&kc, sizeof(kc));
+	sig_wipe(&hc, sizeof(hc));
+}
+
+/*
+ * The signing key: HMAC chain over "AWS4"+secret, date (YYYYMMDD), region,
+ * service, "aws4_request". A secret of any length works: when "AWS4"+secret
+ * is longer than SHA-256's 64-byte block, HMAC itself replaces the key by its
+ * hash, so we hash it here incrementally instead of copying it anywhere.
+ */
+static void
+sig_derive_key(struct sv secret, struct sv date8, struct sv region, struct sv service,
+    unsigned char out[32])
+{
+	unsigned char k0[64], k[32];
+	size_t k0len;
+
+	if (4 + secret.n <= sizeof(k0)) {
+		memcpy(k0, "AWS4", 4);
+		if (secret.n)
+			memcpy(k0 + 4, secret.p, secret.n);
+		k0len = 4 + secret.n;
+	} else {
+		br_sha256_context h;
+
+		br_sha256_init(&h);
+		br_sha256_update(&h, "AWS4", 4);
+		br_sha256_update(&h, secret.p, secret.n);
+		br_sha256_out(&h, k0);
+		sig_wipe(&h, sizeof(h));
+		k0len = 32;
+	}
+	sig_hmac(k0, k0len, date8.p, date8.n, k);
+	sig_hmac(k, 32, region.p, region.n, k);
+	sig_hmac(k, 32, service.p, service.n, k);
+	sig_hmac(k, 32, "aws4_request", 12, out);
+	sig_wipe(k0, sizeof(k0));
+	sig_wipe(k, sizeof(k));
+}
+
+/* Final stage: lowercase hex HMAC(signing key, string to sign). */
+static void
+sig_signature(const unsigned char key[32], struct sv sts, char out[65])
+{
+	unsigned char d[32];
+
+	sig_hmac(key, 32, sts.p, sts.n, d);
+	sig_hex(d, 32, out);
+}
+
+/* n decimal digits of v (0 <= v < 10^n), zero-padded, no NUL. */
+static void
+sig_digits(char *out, int64_t v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/*
+ * "YYYYMMDDTHHMMSSZ" (UTC) for unix_time; times before 1970 or after
+ * 9999-12-31T23:59:59Z are clamped to those ends. Civil date from day count
+ * by the era arithmetic of the proleptic Gregorian calendar (no gmtime, so
+ * no libc time zone state is touched).
+ */
+static ED_UNUSED void
+sig_amzdate(int64_t unix_time, char out[17])
+{
+	int64_t t = unix_time, days, z, era, doe, yoe, y, doy, mp, d, m, sod;
+
+	if (t < 0)
+		t = 0;
+	if (t > INT64_C(253402300799))
+		t = INT64_C(253402300799);
+	days = t / 86400;
+	sod = t % 86400;
+	z = days + 719468;
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	sig_digits(out, y, 4);
+	sig_digits(out + 4, m, 2);
+	sig_digits(out + 6, d, 2);
+	out[8] = 'T';
+	sig_digits(out + 9, sod / 3600, 2);
+	sig_digits(out + 11, sod / 60 % 60, 2);
+	sig_digits(out + 13, sod % 60, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
+}
+
+/* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ */
+static int
+sig_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* RFC 9110 tchar, the bytes of a method or header name. */
+static int
+sig_tchar(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int
+sig_is_token(struct sv s)
+{
+	size_t i;
+
+	if (s.n == 0)
+		return 0;
+	for (i = 0; i < s.n; i++) {
+		if (!sig_tchar((unsigned char)s.p[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* A header value may hold any byte but controls other than HTAB (RFC 9110 5.5). */
+static int
+sig_value_ok(struct sv s)
+{
+	size_t i;
+
+	for (i = 0; i < s.n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Appends byte c, percent-encoded unless unreserved (or '/' when keep_slash). */
+static void
+sig_put_enc(struct buf *b, unsigned char c, int keep_slash)
+{
+	static const char dig[] = "0123456789ABCDEF";
+	char pct[3];
+
+	if (sig_unreserved(c) || (keep_slash && c == '/')) {
+		buf_putc(b, (char)c);
+		return;
+	}
+	pct[0] = '%';
+	pct[1] = dig[c >> 4];
+	pct[2] = dig[c & 15];
+	buf_put(b, pct, 3);
+}
+
+static int
+sig_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Appends the canonical form of one query name or value as sent: "%XX"
+ * decoded (a '%' not followed by two hex digits is a literal '%'), '+'
+ * decoded to a space, then everything but the unreserved set encoded.
+ */
+static void
+sig_put_query_part(struct buf *b, struct sv s)
+{
+	size_t i;
+
+	for (i = 0; i < s.n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if (c == '%' && i + 2 < s.n && sig_hexval(s.p[i + 1]) >= 0 && sig_hexval(s.p[i + 2]) >= 0) {
+			c = (unsigned char)(sig_hexval(s.p[i + 1]) * 16 + sig_hexval(s.p[i + 2]));
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		sig_put_enc(b, c, 0);
+	}
+}
+
+/* Byte-wise order of two views, a prefix first. */
+static int
+sig_cmp(struct sv a, struct sv b)
+{
+	size_t n = a.n < b.n ? a.n : b.n;
+	int c = n ? memcmp(a.p, b.p, n) : 0;
+
+	if (c != 0)
+		return c;
+	return a.n < b.n ? -1 : a.n > b.n;
+}
+
+/* ASCII lowercase, independent of the C locale. */
+static int
+sig_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Case-insensitive (ASCII) order of two header names. */
+static int
+sig_cmp_name(struct sv a, struct sv b)
+{
+	size_t i, n = a.n < b.n ? a.n : b.n;
+
+	for (i = 0; i < n; i++) {
+		int x = sig_lower((unsigned char)a.p[i]), y = sig_lower((unsigned char)b.p[i]);
+
+		if (x != y)
+			return x - y;
+	}
+	return a.n < b.n ? -1 : a.n > b.n;
+}
+
+static int
+sig_name_is(struct sv name, const char *lower)
+{
+	return sig_cmp_name(name, sv_z(lower)) == 0;
+}
+
+/*
+ * Appends the canonical URI of path (see the section comment). Returns 0, or
+ * -1 when path does not start with '/'. Overflow is left in b->overflow.
+ */
+static int
+sig_canonical_path(struct sv path, struct buf *b)
+{
+	size_t start = b->len, i = 0;
+
+	if (path.n == 0) {
+		buf_putc(b, '/');
+		return 0;
+	}
+	if (path.p[0] != '/')
+		return -1;
+	/* b holds "/seg1/seg2..." past start; ".." drops back to the last '/'. */
+	while (i < path.n && !b->overflow) {
+		size_t j = i;
+		struct sv seg;
+
+		while (j < path.n && path.p[j] != '/')
+			j++;
+		seg = sv_sub(path, i, j);
+		i = j + 1;
+		if (seg.n == 0 || sv_eqz(seg, "."))
+			continue;
+		if (sv_eqz(seg, "..")) {
+			/* Above the root ".." stays at the root, as RFC 3986 5.2.4 says. */
+			if (b->len == start)
+				continue;
+			while (b->len > start && b->p[b->len - 1] != '/')
+				b->len--;
+			b->len--;
+			b->p[b->len] = '\0';
+			continue;
+		}
+		buf_putc(b, '/');
+		for (j = 0; j < seg.n; j++)
+			sig_put_enc(b, (unsigned char)seg.p[j], 0);
+	}
+	if (b->overflow)
+		return 0;
+	if (b->len == start)
+		buf_putc(b, '/');
+	else if (path.p[path.n - 1] == '/')
+		buf_putc(b, '/');
+	return 0;
+}
+
+/*
+ * Appends the canonical query string of query (as sent). Encoded names and
+ * values are built in scratch (caller memory, ED_MAX_CANONICAL is plenty).
+ * Returns 0 or an ED_EXIT_* code set in e.
+ */
+static int
+sig_canonical_query(struct sv query, struct buf *b, struct buf *scratch, struct err *e)
+{
+	struct sv name[ED_MAX_SIG_QUERY], value[ED_MAX_SIG_QUERY];
+	size_t np = 0, i = 0, k;
+
+	while (i < query.n) {
+		size_t j = i, from;
+		struct sv part;
+		long eq;
+
+		while (j < query.n && query.p[j] != '&')
+			j++;
+		part = sv_sub(query, i, j);
+		i = j + 1;
+		if (part.n == 0)
+			continue;
+		if (np == ED_MAX_SIG_QUERY)
+			return err_set(e, ED_EXIT_INTERNAL, "too big: ED_MAX_SIG_QUERY (%d query parameters)",
+			    ED_MAX_SIG_QUERY);
+		eq = sv_chr(part, '=');
+		from = scratch->len;
+		sig_put_query_part(scratch, eq < 0 ? part : sv_sub(part, 0, (size_t)eq));
+		name[np] = sv_make(scratch->p + from, scratch->len - from);
+		from = scratch->len;
+		if (eq >= 0)
+			sig_put_query_part(scratch, sv_sub(part, (size_t)eq + 1, part.n));
+		value[np] = sv_make(scratch->p + from, scratch->len - from);
+		if (scratch->overflow)
+			return err_set(e, ED_EXIT_INTERNAL, "too big: ED_MAX_CANONICAL (encoded query)");
+		np++;
+	}
+	/* Insertion sort: np is small and bounded, and equal pairs keep their order. */
+	for (i = 1; i < np; i++) {
+		struct sv n0 = name[i], v0 = value[i];
+
+		for (k = i; k > 0; k--) {
+			int c = sig_cmp(name[k - 1], n0);
+
+			if (c < 0 || (c == 0 && sig_cmp(value[k - 1], v0) <= 0))
+				break;
+			name[k] = name[k - 1];
+			value[k] = value[k - 1];
+		}
+		name[k] = n0;
+		value[k] = v0;
+	}
+	for (i = 0; i < np; i++) {
+		if (i > 0)
+			buf_putc(b, '&');
+		buf_putsv(b, name[i]);
+		buf_putc(b, '=');
+		buf_putsv(b, value[i]);
+	}
+	return 0;
+}
+
+/* Appends value with leading/trailing SP/HTAB removed and inner runs made one space. */
+static void
+sig_put_trimmed(struct buf *b, struct sv v)
+{
+	size_t i = 0, end = v.n;
+	int gap = 0;
+
+	while (i < end && (v.p[i] == ' ' || v.p[i] == '\t'))
+		i++;
+	while (end > i && (v.p[end - 1] == ' ' || v.p[end - 1] == '\t'))
+		end--;
+	for (; i < end; i++) {
+		if (v.p[i] == ' ' || v.p[i] == '\t') {
+			gap = 1;
+			continue;
+		}
+		if (gap)
+			buf_putc(b, ' ');
+		gap = 0;
+		buf_putc(b, v.p[i]);
+	}
+}
+
+static void
+sig_put_lower(struct buf *b, struct sv s)
+{
+	size_t i;
+
+	for (i = 0; i < s.n; i++)
+		buf_putc(b, (char)sig_lower((unsigned char)s.p[i]));
+}
+
+/*
+ * Writes the whole canonical request of r into creq:
+ *   METHOD \n path \n query \n (name:values \n)* \n signed;headers \n payload-hash
+ * scratch is working memory for the encoded query. On success *signed_headers
+ * views the "a;b;c" line inside creq (valid while creq's memory is). Returns 0
+ * or an ED_EXIT_* code set in e.
+ */
+static int
+sig_canonical_request(const struct sig_req *r, struct buf *creq, struct buf *scratch,
+    struct sv *signed_headers, struct err *e)
+{
+	size_t idx[ED_MAX_SIG_HEADERS];
+	size_t i, k, sh_from;
+	int have_host = 0, rc;
+	char hash[65];
+
+	if (!sig_is_token(r->method))
+		return err_set(e, ED_EXIT_INTERNAL, "signing: malformed HTTP method");
+	if (r->nhdr > ED_MAX_SIG_HEADERS)
+		return err_set(e, ED_EXIT_INTERNAL, "too big: ED_MAX_SIG_HEADERS (%d headers to sign)",
+		    ED_MAX_SIG_HEADERS);
+	for (i = 0; i < r->nhdr; i++) {
+		if (!sig_is_token(r->hdr[i].name))
+			return err_set(e, ED_EXIT_INTERNAL, "signing: malformed header name (header %zu)", i);
+		if (!sig_value_ok(r->hdr[i].value))
+			return err_set(e, ED_EXIT_INTERNAL, "signing: control byte in the value of header %zu", i);
+		if (sig_name_is(r->hdr[i].name, "host"))
+			have_host = 1;
+	}
+	if (!have_host)
+		return err_set(e, ED_EXIT_INTERNAL, "signing: no Host header among the signed headers");
+
+	buf_putsv(creq, r->method);
+	buf_putc(creq, '\n');
+	if (sig_canonical_path(r->path, creq) != 0)
+		return err_set(e, ED_EXIT_INTERNAL, "signing: request path does not start with '/'");
+	buf_putc(creq, '\n');
+	rc = sig_canonical_query(r->query, creq, scratch, e);
+	if (rc != 0)
+		return rc;
+	buf_putc(creq, '\n');
+
+	/* Stable insertion sort of header indexes by lowercase name. */
+	for (i = 0; i < r->nhdr; i++) {
+		for (k = i; k > 0 && sig_cmp_name(r->hdr[idx[k - 1]].name, r->hdr[i].name) > 0; k--)
+			idx[k] = idx[k - 1];
+		idx[k] = i;
+	}
+	for (i = 0; i < r->nhdr; i = k) {
+		sig_put_lower(creq, r->hdr[idx[i]].name);
+		buf_putc(creq, ':');
+		for (k = i; k < r->nhdr && sig_cmp_name(r->hdr[idx[k]].name, r->hdr[idx[i]].name) == 0; k++) {
+			if (k > i)
+				buf_putc(creq, ',');
+			sig_put_trimmed(creq, r->hdr[idx[k]].value);
+		}
+		buf_putc(creq, '\n');
+	}
+	buf_putc(creq, '\n');
+	sh_from = creq->len;
+	for (i = 0; i < r->nhdr; i = k) {
+		if (i > 0)
+			buf_putc(creq, ';');
+		sig_put_lower(creq, r->hdr[idx[i]].name);
+		for (k = i; k < r->nhdr && sig_cmp_name(r->hdr[idx[k]].name, r->hdr[idx[i]].name) == 0; k++)
+			;
+	}
+	if (creq->overflow)
+		return err_set(e, ED_EXIT_INTERNAL, "too big: ED_MAX_CANONICAL (canonical request)");
+	*signed_headers = sv_make(creq->p + sh_from, creq->len - sh_from);
+	buf_putc(creq, '\n');
+	sig_sha256_hex(r->body.p, r->body.n, hash);
+	buf_putz(creq, hash);
+	if (creq->overflow)
+		return err_set(e, ED_EXIT_INTERNAL, "too big: ED_MAX_CANONICAL (canonical request)");
+	return 0;
+}
+
+/*
+ * Writes the string to sign:
+ *   AWS4-HMAC-SHA256 \n amzdate \n date/region/service/aws4_request \n hex(sha256(creq))
+ * Inputs are already validated by sig_sign(); overflow is left in out.
+ */
+static void
+sig_string_to_sign(struct sv amzdate, struct sv region, struct sv service, struct sv creq,
+    struct buf *out)
+{
+	char hash[65];
+
+	buf_putz(out, SIG_ALGO "\n");
+	buf_putsv(out, amzdate);
+	buf_putc(out, '\n');
+	buf_putsv(out, sv_sub(amzdate, 0, 8));
+	buf_putc(out, '/');
+	buf_putsv(out, region);
+	buf_putc(out, '/');
+	buf_putsv(out, service);
+	buf_putz(out, "/aws4_request\n");
+	sig_sha256_hex(creq.p, creq.n, hash);
+	buf_putz(out, hash);
+}
+
+/* "YYYYMMDDTHHMMSSZ" by shape (digits in place; the calendar is the caller's). */
+static int
+sig_amzdate_ok(const char *z)
+{
+	int i;
+
+	if (z == NULL)
+		return 0;
+	for (i = 0; i < 16; i++) {
+		char c = z[i];
+
+		if (i == 8 ? c != 'T' : i == 15 ? c != 'Z' : (c < '0' || c > '9'))
+			return 0;
+	}
+	return z[16] == '\0';
+}
+
+/* A region or service name: 1..SIG_MAX_SCOPE_PART of [a-z0-9-]. */
+static int
+sig_scope_part_ok(struct sv s)
+{
+	size_t i;
+
+	if (s.n == 0 || s.n > SIG_MAX_SCOPE_PART)
+		return 0;
+	for (i = 0; i < s.n; i++) {
+		char c = s.p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Signs r with c at amzdate ("YYYYMMDDTHHMMSSZ", see sig_amzdate()) and
+ * writes the Authorization header VALUE into authz:
+ *   AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
+ *   SignedHeaders=a;b;c, Signature=<64 hex>
+ * Every header in r->hdr is signed, so the caller must send exactly those.
+ * With a session token, r->hdr must contain x-amz-security-token carrying
+ * exactly c->token (one signs what one sends); an x-amz-date header, when
+ * listed, must equal amzdate. Returns 0 or an ED_EXIT_* code via err_set;
+ * authz is left empty on error.
+ */
+static ED_UNUSED int
+sig_sign(const struct sig_req *r, const struct sig_creds *c, const char *amzdate,
+    struct buf *authz, struct err *e)
+{
+	char creq_mem[ED_MAX_CANONICAL], scratch_mem[ED_MAX_CANONICAL];
+	char sts_mem[64 + 2 * SIG_MAX_SCOPE_PART + 96], sig[65];
+	struct buf creq, scratch, sts;
+	struct sv signed_headers, date;
+	unsigned char key[32];
+	size_t i, ntok = 0;
+	int rc;
+
+	if (authz->cap > 0) {
+		authz->len = 0;
+		authz->p[0] = '\0';
+	}
+	if (!sig_amzdate_ok(amzdate))
+		return err_set(e, ED_EXIT_INTERNAL, "signing: timestamp is not YYYYMMDDTHHMMSSZ");
+	date = sv_make(amzdate, 16);
+	if (!sig_scope_part_ok(r->region))
+		return err_set(e, ED_EXIT_USAGE, "invalid region name (expected lowercase letters, digits and '-')");
+	if (!sig_scope_part_ok(r->service))
+		return err_set(e, ED_EXIT_INTERNAL, "signing: invalid service name");
+	if (c->akid.n == 0 || c->akid.n > SIG_MAX_AKID)
+		return err_set(e, ED_EXIT_AUTH, "malformed AWS access key id (empty or too long)");
+	for (i = 0; i < c->akid.n; i++) {
+		if (!sig_unreserved((unsigned char)c->akid.p[i]) || strchr("-._~", c->akid.p[i]) != NULL)
+			return err_set(e, ED_EXIT_AUTH, "malformed AWS access key id (not letters and digits)");
+	}
+	if (c->secret.n == 0)
+		return err_set(e, ED_EXIT_AUTH, "empty AWS secret access key");
+	for (i = 0; i < r->nhdr; i++) {
+		if (sig_name_is(r->hdr[i].name, "x-amz-security-token")) {
+			ntok++;
+			if (c->token.n > 0 && !sv_eq(r->hdr[i].value, c->token))
+				return err_set(e, ED_EXIT_INTERNAL,
+				    "signing: x-amz-security-token header differs from the session token");
+		}
+		if (sig_name_is(r->hdr[i].name, "x-amz-date") && !sv_eq(r->hdr[i].value, date))
+			return err_set(e, ED_EXIT_INTERNAL, "signing: x-amz-date header differs from the signing time");
+	}
+	if (c->token.n > 0 && ntok != 1)
+		return err_set(e, ED_EXIT_INTERNAL,
+		    "signing: a session token needs exactly one x-amz-security-token header");
+
+	buf_init(&creq, creq_mem, sizeof(creq_mem));
+	buf_init(&scratch, scratch_mem, sizeof(scratch_mem));
+	rc = sig_canonical_request(r, &creq, &scratch, &signed_headers, e);
+	if (rc != 0)
+		return rc;
+	buf_init(&sts, sts_mem, sizeof(sts_mem));
+	sig_string_to_sign(date, r->region, r->service, sv_make(creq.p, creq.len), &sts);
+	if (sts.overflow)
+		return err_set(e, ED_EXIT_INTERNAL, "too big: string to sign");
+	sig_derive_key(c->secret, sv_sub(date, 0, 8), r->region, r->service, key);
+	sig_signature(key, sv_make(sts.p, sts.len), sig);
+	sig_wipe(key, sizeof(key));
+
+	buf_putz(authz, SIG_ALGO " Credential=");
+	buf_putsv(authz, c->akid);
+	buf_putc(authz, '/');
+	buf_putsv(authz, sv_sub(date, 0, 8));
+	buf_putc(authz, '/');
+	buf_putsv(authz, r->region);
+	buf_putc(authz, '/');
+	buf_putsv(authz, r->service);
+	buf_putz(authz, "/aws4_request, SignedHeaders=");
+	buf_putsv(authz, signed_headers);
+	buf_putz(authz, ", Signature=");
+	buf_putz(authz, sig);
+	if (authz->overflow) {
+		authz->overflow = 0;
+		authz->len = 0;
+		if (authz->cap > 0)
+			authz->p[0] = '\0';
+		return err_set(e, ED_EXIT_INTERNAL, "too big: authorization buffer");
+	}
+	return 0;
+}
 
 /* ===== 6. TLS over BearSSL and trust anchors ============================== */
 /*
