@@ -94,10 +94,13 @@ class Ops:
         ref = p["taskDefinition"]
         name = ref.rsplit("/", 1)[-1] if ref.startswith("arn:") else ref
         if ":" not in name:
-            raise client_error("Invalid revision number. Number: %s" % name)
+            raise client_error("Revision is missing.")
+        rev = name.rsplit(":", 1)[1]
+        if not rev.isdigit():
+            raise invalid("Invalid revision number. Number: %s" % rev)
         rec = self.td_find(ref)
         if rec is None:
-            raise client_error("The specified task definition does not exist.")
+            raise client_error("Unable to describe task definition.")
         if rec["status"] == "ACTIVE":
             rec["status"] = "INACTIVE"
             rec["deregisteredAt"] = self.t
@@ -284,9 +287,9 @@ class Ops:
                 raise invalid("TaskDefinition must be provided.")
         rec = self.td_find(p.get("taskDefinition"))
         if rec is None:
-            raise invalid("TaskDefinition not found.")
+            raise client_error("TaskDefinition not found.")
         if rec["status"] != "ACTIVE":
-            raise invalid("TaskDefinition is inactive")
+            raise client_error("TaskDefinition is inactive")
         if p.get("desiredCount", 0) < 0:
             raise invalid("desiredCount can't be negative")
         self.check_launch(rec, p.get("launchType"), p.get("networkConfiguration"))

@@ -247,7 +247,9 @@ class _Verifier(SigV4Auth):
 
 
 def auth_error(code, msg):
-    return ApiError(code, msg, 403 if code != "IncompleteSignatureException" else 400)
+    # ECS (a JSON 1.1 service) answers its authentication errors with HTTP 400, as SDK logs of
+    # real InvalidSignatureException / UnrecognizedClientException answers show.
+    return ApiError(code, msg, 400)
 
 
 def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
@@ -255,7 +257,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
     cfg = ctx.auth
     auth = headers.get("Authorization")
     if not auth:
-        raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+        raise auth_error("MissingAuthenticationTokenException", "Missing Authentication Token")
     algo, _, rest = auth.strip().partition(" ")
     if algo != "AWS4-HMAC-SHA256":
         raise auth_error("IncompleteSignatureException", "Unsupported AWS 'algorithm': '%s'" % algo)
@@ -283,7 +285,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
         raise auth_error("IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '%s'." % xdate)
     cred = ctx.credentials.get(akid)
     if cred is None:
-        raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+        raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
     server_now = time.time() + ctx.auth.get("server_clock_offset", 0)
     if ts < server_now - SKEW_LIMIT:
         raise auth_error("InvalidSignatureException",
@@ -308,12 +310,12 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
     token = headers.get("X-Amz-Security-Token")
     if cred.get("session_token"):
         if token != cred["session_token"]:
-            raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+            raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
         exp = cred.get("expiration")
         if exp is not None and time.time() >= exp:
-            raise ApiError("ExpiredTokenException", "The security token included in the request is expired", 403)
+            raise auth_error("ExpiredTokenException", "The security token included in the request is expired")
     elif token:
-        raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+        raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
     declared = headers.get("X-Amz-Content-SHA256")
     if declared is not None and declared != "UNSIGNED-PAYLOAD" and declared != hashlib.sha256(body).hexdigest():
         raise auth_error("InvalidSignatureException",

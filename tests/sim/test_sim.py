@@ -470,7 +470,7 @@ def sigv4_errors():
         st, h, b = raw_call(s, "DescribeServices", body, when=now - 200)
         eq(st, 200, "200 s of skew is accepted")
         st, h, b = raw_call(s, "DescribeServices", body, secret="x" + SECRET)
-        eq((st, json.loads(b)["__type"]), (403, "InvalidSignatureException"), "wrong secret")
+        eq((st, json.loads(b)["__type"]), (400, "InvalidSignatureException"), "wrong secret")
         conn = make_conn(s)
         conn.request("POST", "/", body=json.dumps(body), headers={
             "X-Amz-Target": TARGET + "DescribeServices", "Content-Type": "application/x-amz-json-1.1"})
@@ -516,6 +516,67 @@ def no_auth_flag():
         r = conn.getresponse()
         eq(r.status, 200, "unsigned request with --no-auth")
         eq(json.loads(r.read())["services"][0]["serviceName"], "web", "answer")
+
+
+@test
+def errors_agree_with_moto():
+    """The same bad requests against moto (an independent emulator) and the simulator get the
+    same error type, and the same message where both know ECS's wording."""
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+    ms = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    ms.start()
+    try:
+        host, port = ms.get_host_and_port()
+        moto = botocore.session.get_session().create_client(
+            "ecs", region_name="us-east-1", endpoint_url="http://%s:%d" % (host, port),
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}))
+        with Simulator({"clusters": [{"name": "demo", "instances": [{"count": 1}]}]}) as s:
+            sim = s.client()
+            for c in (moto, sim):
+                c.create_cluster(clusterName="demo")
+                c.register_task_definition(family="web", containerDefinitions=[
+                    {"name": "web", "image": "r/web:1", "memory": 128}])
+                c.create_service(cluster="demo", serviceName="web", taskDefinition="web:1", desiredCount=0)
+            same_msg, same_code = True, False
+            cases = [
+                ("describe_task_definition", dict(taskDefinition="nope:1"), same_msg),
+                ("update_service", dict(cluster="demo", service="nope"), same_msg),
+                ("update_service", dict(cluster="nope", service="web"), same_msg),
+                ("update_service", dict(cluster="demo", service="web", taskDefinition="nope:3"), same_code),
+                ("describe_services", dict(cluster="nope", services=["web"]), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="web"), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="web:x"), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="nope:1"), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"name": "a", "image": "i"}]), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"name": "a", "memory": 128}]), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"image": "i", "memory": 128}]), same_msg),
+                ("describe_tasks", dict(cluster="demo", tasks=[]), same_msg),
+                ("list_tasks", dict(cluster="nope"), same_msg),
+                ("delete_service", dict(cluster="demo", service="nope"), same_msg),
+                ("list_services", dict(cluster="nope"), same_msg),
+                ("create_service", dict(cluster="demo", serviceName="x", taskDefinition="nope:1"), same_code),
+            ]
+            for op, kw, msg_too in cases:
+                got = []
+                for c in (moto, sim):
+                    try:
+                        getattr(c, op)(**kw)
+                        got.append(("OK", ""))
+                    except ClientError as e:
+                        got.append((err_code(e), e.response["Error"].get("Message")))
+                check(got[0][0] != "OK", "%s %r: moto accepted it" % (op, kw))
+                if msg_too:
+                    eq(got[1], got[0], "%s %r (simulator vs moto)" % (op, kw))
+                else:
+                    eq(got[1][0], got[0][0], "%s %r error type (simulator vs moto)" % (op, kw))
+            for c in (moto, sim):
+                eq(c.describe_clusters(clusters=["nope"])["failures"],
+                   [{"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/nope", "reason": "MISSING"}], "missing cluster")
+    finally:
+        ms.stop()
 
 
 # --------------------------------------------------------------------------------------------
