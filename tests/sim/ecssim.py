@@ -346,9 +346,7 @@ class Context:
         self.calls = []
         self.faults = []
         self.problems = []
-        self.transport = {"https": {"connections": 0, "handshakes": 0, "handshake_failures": 0,
-                                    "resumed": 0, "failure_reasons": []},
-                          "http": {"connections": 0}}
+        self.transport = {}
         self.no_auth = no_auth
         self.speed_override = speed
         self.scenario = scenario
@@ -357,6 +355,9 @@ class Context:
 
     def _load(self, sc):
         self.scenario = sc
+        self.transport = {"https": {"connections": 0, "handshakes": 0, "handshake_failures": 0,
+                                    "resumed": 0, "failure_reasons": []},
+                          "http": {"connections": 0}}
         self.region = sc.get("region", "us-east-1")
         self.auth = dict(sc.get("auth", {}))
         if self.no_auth:

@@ -986,6 +986,33 @@ def concurrent_deployment_by_someone_else():
 
 
 @test
+def no_capacity_events():
+    sc = {"clusters": [{"name": "fg"}, {"name": "bare"}], "fargate_capacity": 1,
+          "task_definitions": [
+              {"family": "f", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256",
+               "memory": "512", "containerDefinitions": [{"name": "f", "image": "registry.example.com/f:1"}]},
+              {"family": "e", "containerDefinitions": [{"name": "e", "image": "registry.example.com/e:1", "memory": 64}]}]}
+    with Simulator(sc) as s:
+        c = s.client()
+        net = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}
+        c.create_service(cluster="fg", serviceName="f", taskDefinition="f", desiredCount=2, launchType="FARGATE",
+                         networkConfiguration=net)
+        c.create_service(cluster="bare", serviceName="e", taskDefinition="e", desiredCount=1, launchType="EC2")
+        s.advance(60)
+        sv = service(c, "fg", "f")
+        eq((sv["runningCount"], sv["deployments"][0]["rolloutState"]), (1, "IN_PROGRESS"), "one Fargate task fits")
+        check(any("Capacity is unavailable at this time" in e["message"] for e in sv["events"]), "Fargate capacity event")
+        r = c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE", networkConfiguration=net)
+        eq((r["tasks"], r["failures"][0]["reason"].startswith("Capacity is unavailable")), ([], True), "RunTask at capacity")
+        msgs = [e["message"] for e in service(c, "bare", "e")["events"]]
+        check(msgs and "No Container Instances were found in your cluster" in msgs[0], "no instances event: %r" % msgs[:1])
+        expect_error(lambda: c.run_task(cluster="fg", taskDefinition="e", launchType="FARGATE"), "ClientException",
+                     "FARGATE with a bridge task definition")
+        expect_error(lambda: c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE"), "InvalidParameterException",
+                     "awsvpc without a network configuration")
+
+
+@test
 def run_task_failures():
     sc = json.load(open(os.path.join(SCEN, "demo.json")))
     sc["run_task_failures"] = [{"family": "web", "reason": "RESOURCE:MEMORY", "count": 1}]
