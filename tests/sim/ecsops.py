@@ -339,7 +339,9 @@ class Ops:
             if p["desiredCount"] < 0:
                 raise invalid("desiredCount can't be negative")
         if p.get("deploymentConfiguration") is not None:
-            dc = copy.deepcopy(svc.dc)
+            # members not sent are kept (set update_replaces_deployment_configuration to make
+            # them fall back to their defaults instead)
+            dc = {} if self.sc.get("update_replaces_deployment_configuration") else copy.deepcopy(svc.dc)
             dc.update(copy.deepcopy(p["deploymentConfiguration"]))
             dc = default_dc(dc)
             if dc["maximumPercent"] < dc["minimumHealthyPercent"] or dc["maximumPercent"] <= 0 and svc.desired:

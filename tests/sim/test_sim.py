@@ -752,6 +752,15 @@ def desired_count_zero():
         sv = s.until(lambda: (lambda v: v["events"][0]["message"] == "(service web) has reached a steady state." and v)(
             service(c, "demo", "web")), 300, 5, "steady after scaling")
         eq(sv["deployments"][0]["id"], dep["id"], "scaling makes no new deployment")
+        # deploymentConfiguration: members not sent are kept, unless the scenario says otherwise
+        dc = c.update_service(cluster="demo", service="web",
+                              deploymentConfiguration={"minimumHealthyPercent": 50})["service"]["deploymentConfiguration"]
+        eq((dc["minimumHealthyPercent"], dc["deploymentCircuitBreaker"]), (50, {"enable": True, "rollback": True}), "merged")
+        s.ctl("/scenario", {"scenario": dict(json.load(open(os.path.join(SCEN, "demo.json"))),
+                                             update_replaces_deployment_configuration=True)})
+        dc = c.update_service(cluster="demo", service="web",
+                              deploymentConfiguration={"minimumHealthyPercent": 50})["service"]["deploymentConfiguration"]
+        eq((dc["minimumHealthyPercent"], dc["deploymentCircuitBreaker"]), (50, {"enable": False, "rollback": False}), "replaced")
 
 
 @test
