@@ -563,7 +563,7 @@ class EcsHandler(BaseHTTPRequestHandler):
         op = (self.headers.get("X-Amz-Target") or "")[len(TARGET_PREFIX):]
         fault = ctx.take_fault(op)
         rid = str(uuid.uuid4())
-        if fault is not None and fault["kind"] in ("throttle", "error", "reset_before") and not fault.get("process"):
+        if fault is not None and fault["kind"] in ("throttle", "error", "reset_before"):
             with ctx.lock:
                 ctx.calls.append({"seq": len(ctx.calls) + 1, "op": op, "body": body.decode("utf-8", "replace"),
                                   "headers": [[k, v] for k, v in self.headers.items()],
