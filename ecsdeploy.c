@@ -6477,6 +6477,9 @@ dep_phase(struct dep *d, int phase)
 				interval = DEP_POLL_MAX_MS;
 		}
 	}
+	if (d->rolling_back)
+		return err_set(d->e, ED_EXIT_TIMEOUT, "%s not %s within %ld seconds", d->target_td,
+		    phase == 1 ? "running" : "steady", d->o->timeout_s);
 	if (phase == 1)
 		return err_set(d->e, ED_EXIT_TIMEOUT, "New task definition not running within %ld seconds",
 		    d->o->timeout_s);
@@ -6971,15 +6974,71 @@ dep_base(struct dep *d, const char *ref, const struct json_doc **doc, int *td, i
 	return 0;
 }
 
-/* Prints what --render / --dry-run show. */
+/*
+ * Copies JSON value t of doc to w with the values of containers' environment
+ * variables replaced by "(hidden)" (§8: a log never shows them). env says t
+ * is an element of an "environment" array.
+ */
+static void
+dep_masked(const struct json_doc *doc, int t, struct jw *w, int env, int depth)
+{
+	int i;
+
+	if (depth > ED_MAX_JSON_DEPTH) {
+		jw_strz(w, "(hidden)");
+		return;
+	}
+	if (doc->tok[t].type == JSMN_ARRAY) {
+		jw_arr(w);
+		for (i = 0; i < doc->tok[t].size; i++)
+			dep_masked(doc, json_child(doc, t, i), w, env == 2 ? 1 : 0, depth + 1);
+		jw_end(w);
+	} else if (doc->tok[t].type == JSMN_OBJECT) {
+		jw_obj(w);
+		for (i = 0; i < doc->tok[t].size; i++) {
+			int k = json_child(doc, t, i);
+
+			jw_key_raw(w, json_raw(doc, k));
+			if (env == 1 && json_eq(doc, k, "value"))
+				jw_strz(w, "(hidden)");
+			else
+				dep_masked(doc, k + 1, w, json_eq(doc, k, "environment") ? 2 : 0, depth + 1);
+		}
+		jw_end(w);
+	} else {
+		jw_raw(w, json_span(doc, t));
+	}
+}
+
+static jsmntok_t dep_show_tok[ED_MAX_TD_TOKENS];
+
+/*
+ * Prints what --render / --dry-run show: --render the request body itself on
+ * stdout (it is the product asked for); --dry-run a log line with the body,
+ * environment values hidden.
+ */
 static void
 dep_show_body(struct dep *d)
 {
+	static char masked[ED_MAX_TD_JSON];
+	struct json_doc doc;
+	struct err e2;
+	struct buf b;
+	struct jw w;
+
 	if (d->o->render) {
 		w_printf(d->w, 1, "%s\n", d->body);
 		return;
 	}
-	dep_say(d, "Dry run: would register this task definition (RegisterTaskDefinition):\n%s\n", d->body);
+	err_clear(&e2);
+	buf_init(&b, masked, sizeof(masked));
+	jw_init(&w, &b);
+	if (json_parse(&doc, d->body, strlen(d->body), dep_show_tok, ED_MAX_TD_TOKENS, &e2) == 0)
+		dep_masked(&doc, 0, &w, 0, 0);
+	dep_say(d, "Dry run: would register this task definition (RegisterTaskDefinition, "
+	    "environment values hidden):\n");
+	d->w->write(d->w->ctx, d->fd, masked, b.overflow ? 0 : b.len);
+	dep_say(d, "\n");
 }
 
 /* -d mode: register (and run) the new revision. */
