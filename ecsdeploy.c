@@ -5997,7 +5997,8 @@ td_no_match(const struct td_changes *ch, const char *image, struct err *e)
  * phase 2 "rollout complete" (rolloutState COMPLETED, or the only deployment
  * left and steady when ECS reports no rolloutState). Each phase has its own
  * wall-clock budget -t measured with world->mono_ms; polls back off from 1 s to
- * 6 s (--poll-interval fixes it) and never sleep past the deadline.
+ * 6 s while nothing changes, start again at 1 s when the progress line changes
+ * (--poll-interval fixes the interval) and never sleep past the deadline.
  *
  * Exit codes (§9): 1 timeout, 2 our rollback failed, 14 no container matched,
  * 15 FAILED on ECS's side (or ECS's circuit breaker rolled back), 16 superseded,
@@ -6106,6 +6107,7 @@ struct dep {
 	int health;                   /* an essential container of the new revision has a health check */
 	int ecs_rolled_back;          /* ECS's own circuit breaker rolled back */
 	char progress[1024];
+	int changed;                  /* the last poll's progress line differed from the one before */
 	struct dep_seen events, stopped;
 	struct td_changes ch;         /* what td_clone() did to each container */
 	int have_ch;
@@ -6354,7 +6356,8 @@ dep_poll(struct dep *d, struct dep_state *st)
 		snprintf(line, sizeof(line), "waiting for the deployment of %s to appear, %d deployment%s",
 		    d->target_td, st->ndeps, st->ndeps == 1 ? "" : "s");
 	}
-	if (strcmp(line, d->progress) != 0) {
+	d->changed = strcmp(line, d->progress) != 0;
+	if (d->changed) {
 		snprintf(d->progress, sizeof(d->progress), "%s", line);
 		dep_say(d, "[%lds] %s\n", dep_elapsed_s(d), line);
 	}
@@ -6450,6 +6453,7 @@ dep_phase(struct dep *d, int phase)
 	int64_t deadline = w->mono_ms(w->ctx) + d->o->timeout_s * 1000;
 	int64_t interval = d->o->poll_ms > 0 ? d->o->poll_ms : DEP_POLL_FIRST_MS;
 	struct dep_state st;
+	int phase_polls = 0;
 
 	for (;;) {
 		int64_t now, nap;
@@ -6469,6 +6473,10 @@ dep_phase(struct dep *d, int phase)
 		now = w->mono_ms(w->ctx);
 		if (now >= deadline)
 			break;
+		/* Something moved: look again soon; nothing did: back off. */
+		if (d->o->poll_ms <= 0 && d->changed && phase_polls > 0)
+			interval = DEP_POLL_FIRST_MS;
+		phase_polls++;
 		nap = deadline - now < interval ? deadline - now : interval;
 		w->sleep_ms(w->ctx, nap);
 		if (d->o->poll_ms <= 0) {
