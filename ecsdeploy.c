@@ -5341,6 +5341,24 @@ ecs_run_task(struct ecs *c, const struct ecs_run *r, struct json_doc *out, struc
 	return ecs_send(c, "RunTask", out, e);
 }
 
+/* DescribeServiceDeployments for one ARN; *sd is the token of serviceDeployments[0] or -1. */
+static int
+ecs_describe_sd(struct ecs *c, const char *sd_arn, struct json_doc *out, int *sd, struct err *e)
+{
+	struct jw *w = ecs_begin(c);
+	int rc;
+
+	jw_key(w, "serviceDeploymentArns");
+	jw_arr(w);
+	jw_strz(w, sd_arn);
+	jw_end(w);
+	rc = ecs_send(c, "DescribeServiceDeployments", out, e);
+	if (rc != 0)
+		return rc;
+	*sd = json_get(out, 0, "serviceDeployments.0");
+	return 0;
+}
+
 /* StopServiceDeployment with stopType ROLLBACK (§5.6). */
 static int
 ecs_stop_sd(struct ecs *c, const char *sd_arn, struct json_doc *out, struct err *e)
@@ -6106,7 +6124,10 @@ struct dep {
 	long last_failed;
 	int health;                   /* an essential container of the new revision has a health check */
 	int ecs_rolled_back;          /* ECS's own circuit breaker rolled back */
+	int saw_rollback;             /* an event said ECS is rolling back */
 	char progress[1024];
+	char stage[64];               /* the service deployment's lifecycle stage last printed */
+	int native;                   /* strategy BLUE_GREEN, LINEAR or CANARY (§5.5) */
 	int changed;                  /* the last poll's progress line differed from the one before */
 	struct dep_seen events, stopped;
 	struct td_changes ch;         /* what td_clone() did to each container */
@@ -6196,6 +6217,8 @@ dep_events(struct dep *d, int svc, int print)
 			continue;
 		ecs_copy(&d->doc, json_get(&d->doc, ev, "message"), msg, sizeof(msg));
 		dep_say(d, "[%lds] event: %s\n", dep_elapsed_s(d), msg);
+		if (dep_contains(sv_z(msg), "rolling back to deployment"))
+			d->saw_rollback = 1;
 		if (dep_contains(sv_z(msg), "unable to place a task"))
 			dep_say(d, "  hint: no container instance can take a new task. With host-port "
 			    "mappings a rolling deployment needs one more instance than tasks, or a lower "
@@ -6397,11 +6420,18 @@ dep_judge(struct dep *d, const struct dep_state *st)
 		    st->reason[0] ? st->reason : "(no reason given)");
 	}
 	if (!st->found || !st->primary) {
-		if (!d->rolling_back && back_to_prev && (dep_contains(sv_z(st->primary_reason), "rolling back") ||
+		/* Ours is gone or demoted: ECS's own rollback, or somebody else's deployment? */
+		int sd, rolled = d->saw_rollback;
+
+		if (!rolled && d->sd_arn[0] && !d->rolling_back &&
+		    ecs_describe_sd(d->c, d->sd_arn, &d->doc, &sd, d->e) == 0 && sd >= 0)
+			rolled = sv_starts(json_raw(&d->doc, json_get(&d->doc, sd, "status")), "ROLLBACK_");
+		if (!d->rolling_back && back_to_prev && (rolled ||
+		    dep_contains(sv_z(st->primary_reason), "rolling back") ||
 		    dep_contains(sv_z(st->primary_reason), "circuit breaker"))) {
 			d->ecs_rolled_back = 1;
-			return err_set(d->e, ED_EXIT_FAILED, "the deployment failed and ECS's circuit "
-			    "breaker rolled the service back to %s (%s)", prev, st->primary_reason);
+			return err_set(d->e, ED_EXIT_FAILED, "the deployment failed and ECS rolled the "
+			    "service back to %s (%s)", prev, st->primary_reason);
 		}
 		return err_set(d->e, ED_EXIT_SUPERSEDED, "superseded: deployment %s (task definition %s) "
 		    "replaced ours (%s) while we waited", st->primary_id[0] ? st->primary_id : "?",
@@ -6443,6 +6473,62 @@ dep_done(const struct dep_state *st)
 }
 
 /*
+ * Native BLUE_GREEN / LINEAR / CANARY (§5.5): follows our service deployment.
+ * Prints lifecycle stage changes (with the bake time), sets *done on
+ * SUCCESSFUL; ROLLBACK_* and STOPPED are ED_EXIT_FAILED with ECS's reason, a
+ * PAUSE hook awaiting action is ED_EXIT_PAUSED (we are not told to continue).
+ */
+static int
+dep_sd(struct dep *d, int *done)
+{
+	struct json_doc *j = &d->doc;
+	char status[48], stage[64], reason[512];
+	int sd, rc, hooks, i;
+
+	*done = 0;
+	rc = ecs_describe_sd(d->c, d->sd_arn, j, &sd, d->e);
+	if (rc != 0 || sd < 0)
+		return rc;
+	ecs_copy(j, json_get(j, sd, "status"), status, sizeof(status));
+	ecs_copy(j, json_get(j, sd, "lifecycleStage"), stage, sizeof(stage));
+	ecs_copy(j, json_get(j, sd, "statusReason"), reason, sizeof(reason));
+	if (stage[0] && strcmp(stage, d->stage) != 0) {
+		long bake = ecs_long(j, json_get(j, sd, "deploymentConfiguration.bakeTimeInMinutes"), -1);
+
+		snprintf(d->stage, sizeof(d->stage), "%s", stage);
+		if (strcmp(stage, "BAKE_TIME") == 0 && bake >= 0)
+			dep_say(d, "[%lds] lifecycle stage %s (%ld minutes)\n", dep_elapsed_s(d), stage, bake);
+		else
+			dep_say(d, "[%lds] lifecycle stage %s\n", dep_elapsed_s(d), stage);
+	}
+	if (strcmp(status, "SUCCESSFUL") == 0) {
+		*done = 1;
+		return 0;
+	}
+	if (strncmp(status, "ROLLBACK_", 9) == 0) {
+		d->ecs_rolled_back = 1;
+		return err_set(d->e, ED_EXIT_FAILED, "the service deployment was rolled back by ECS "
+		    "(%s): %s", status, reason[0] ? reason : "(no reason given)");
+	}
+	if (strcmp(status, "STOPPED") == 0 || strcmp(status, "STOP_REQUESTED") == 0)
+		return err_set(d->e, ED_EXIT_FAILED, "the service deployment was stopped (%s): %s",
+		    status, reason[0] ? reason : "(no reason given)");
+	hooks = json_get(j, sd, "lifecycleHookDetails");
+	for (i = 0; hooks >= 0 && i < j->tok[hooks].size; i++) {
+		int h = json_child(j, hooks, i);
+
+		if (json_eq(j, json_get(j, h, "status"), "AWAITING_ACTION")) {
+			char id[128];
+
+			ecs_copy(j, json_get(j, h, "hookId"), id, sizeof(id));
+			return err_set(d->e, ED_EXIT_PAUSED, "the deployment is paused in lifecycle stage %s: "
+			    "hook %s awaits ContinueServiceDeployment (CONTINUE or ROLLBACK)", stage, id);
+		}
+	}
+	return 0;
+}
+
+/*
  * Waits for one phase (1 or 2) with its own deadline. Returns 0, a failure
  * code from dep_judge(), a transport code, or ED_EXIT_TIMEOUT (message set).
  */
@@ -6457,9 +6543,11 @@ dep_phase(struct dep *d, int phase)
 
 	for (;;) {
 		int64_t now, nap;
-		int rc, ok = 0;
+		int rc, ok = 0, sd_ok = 0;
 
 		rc = dep_poll(d, &st);
+		if (rc == 0 && d->native && d->sd_arn[0] && !d->rolling_back)
+			rc = dep_sd(d, &sd_ok);
 		if (rc == 0)
 			rc = dep_judge(d, &st);
 		if (rc == 0 && phase == 1)
@@ -6467,7 +6555,7 @@ dep_phase(struct dep *d, int phase)
 		if (rc != 0)
 			return rc;
 		if (phase == 2)
-			ok = dep_done(&st);
+			ok = d->native && d->sd_arn[0] && !d->rolling_back ? sd_ok : dep_done(&st);
 		if (ok)
 			return 0;
 		now = w->mono_ms(w->ctx);
@@ -7159,6 +7247,8 @@ dep_service(struct dep *d)
 	d->svc_desired = ecs_long(j, json_get(j, svc, "desiredCount"), 0);
 	ecs_copy(j, json_get(j, svc, "deploymentController.type"), d->controller, sizeof(d->controller));
 	ecs_copy(j, json_get(j, svc, "deploymentConfiguration.strategy"), d->strategy, sizeof(d->strategy));
+	d->native = strcmp(d->strategy, "BLUE_GREEN") == 0 || strcmp(d->strategy, "LINEAR") == 0 ||
+	    strcmp(d->strategy, "CANARY") == 0;
 	d->cb_enabled = sv_eqz(json_raw(j, json_get(j, svc,
 	    "deploymentConfiguration.deploymentCircuitBreaker.enable")), "true");
 	{

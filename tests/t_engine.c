@@ -425,6 +425,7 @@ static const struct step superseded[] = {
 	{ "DescribeServices", SVC_HEAD "'desiredCount':2,'events':[],'deployments':["
 	    "{'id':'ecs-svc/7','status':'PRIMARY','taskDefinition':'" ARN ":task-definition/app:7','desiredCount':2,'runningCount':0,'pendingCount':0,'failedTasks':0,'rolloutState':'IN_PROGRESS'},"
 	    "{'id':'ecs-svc/2','status':'ACTIVE','taskDefinition':'" TD6 "','desiredCount':2,'runningCount':1,'pendingCount':0,'failedTasks':0,'rolloutState':'IN_PROGRESS'}]}],'failures':[]}", 0 },
+	{ "DescribeServiceDeployments", "{'serviceDeployments':[{'serviceDeploymentArn':'SD1','status':'STOPPED'}]}", 0 },
 };
 
 static void

@@ -525,11 +525,44 @@ def missing_service_is_exit_21():
 
 
 @test
-def blue_green_deploys():
-    SIMU.load("bluegreen.json", speed=240)
+def blue_green_follows_lifecycle_stages():
+    SIMU.load("bluegreen.json", speed=60)
     rc, out, err = run(["-c", "shop", "-n", "shop", "-i", "registry.example.com/acme/shop:2.0", "-t", "60"] + FAST)
     expect(rc, 0, out, err)
     check(service(SIMU.state(), "shop")["taskDefinition"].endswith("shop:2"), "deployed")
+    check(in_order(out, ["lifecycle stage ", "lifecycle stage BAKE_TIME (2 minutes)\n",
+                         "lifecycle stage CLEAN_UP\n", "Service deployment successful.\n"]), out)
+    check(len(SIMU.calls("DescribeServiceDeployments")) > 0, "followed the service deployment")
+
+
+def bluegreen():
+    return json.load(open(os.path.join(SCEN, "bluegreen.json")))
+
+
+@test
+def blue_green_alarm_rollback_is_15():
+    SIMU.load("bluegreen.json", speed=240)
+    sc = bluegreen()
+    sc["actions"] = [{"do": "alarm", "name": "shop-5xx", "state": "ALARM",
+                      "after_call": {"op": "UpdateService", "count": 1}, "delay": 60}]
+    SIMU.load(sc, speed=240)
+    rc, out, err = run(["-c", "shop", "-n", "shop", "-i", "registry.example.com/acme/shop:2.0", "-t", "60",
+                        "--enable-rollback"] + FAST)
+    expect(rc, 15, out, err)
+    check("rolled back by ECS" in err or "ECS rolled the service back to %s:task-definition/shop:1" % ARN in err, err)
+    check("Rolling back to" not in out, out)
+
+
+@test
+def blue_green_pause_hook_is_17():
+    sc = bluegreen()
+    dc = sc["services"][0]["deploymentConfiguration"]
+    dc["bakeTimeInMinutes"] = 0
+    dc["lifecycleHooks"] = [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]
+    SIMU.load(sc, speed=240)
+    rc, out, err = run(["-c", "shop", "-n", "shop", "-i", "registry.example.com/acme/shop:2.0", "-t", "60"] + FAST)
+    expect(rc, 17, out, err)
+    check("paused in lifecycle stage POST_TEST_TRAFFIC_SHIFT" in err, err)
 
 # ---- task-definition mode, run-task, render, dry-run ---------------------------------------------
 
