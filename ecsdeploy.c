@@ -6044,6 +6044,9 @@ td_no_match(const struct td_changes *ch, const char *image, struct err *e)
 #ifndef ED_MAX_DC
 #define ED_MAX_DC 4096              /* bytes of a service's deploymentConfiguration */
 #endif
+#ifndef ED_MAX_EVENT
+#define ED_MAX_EVENT (64 * 1024)    /* bytes of one service event message we read */
+#endif
 #ifndef ED_MAX_TOKEN_STR
 #define ED_MAX_TOKEN_STR 4096       /* bytes of a nextToken */
 #endif
@@ -6211,12 +6214,19 @@ dep_events(struct dep *d, int svc, int print)
 	for (i = n - 1; i >= 0; i--) {
 		int ev = json_child(&d->doc, evs, i);
 		struct sv id = json_raw(&d->doc, json_get(&d->doc, ev, "id"));
-		char msg[1024];
+		static char msg[ED_MAX_EVENT];
+		struct buf mb;
 
 		if (!dep_seen_add(&d->events, id) || !print)
 			continue;
-		ecs_copy(&d->doc, json_get(&d->doc, ev, "message"), msg, sizeof(msg));
-		dep_say(d, "[%lds] event: %s\n", dep_elapsed_s(d), msg);
+		/* A message naming 1,000 tasks is long: print its start, say it was cut. */
+		buf_init(&mb, msg, sizeof(msg));
+		json_str(&d->doc, json_get(&d->doc, ev, "message"), &mb);
+		if (mb.len > 600)
+			dep_say(d, "[%lds] event: %.600s... (%lu more bytes)\n", dep_elapsed_s(d), msg,
+			    (unsigned long)(mb.len - 600));
+		else
+			dep_say(d, "[%lds] event: %s\n", dep_elapsed_s(d), msg);
 		if (dep_contains(sv_z(msg), "rolling back to deployment"))
 			d->saw_rollback = 1;
 		if (dep_contains(sv_z(msg), "unable to place a task"))
