@@ -5362,7 +5362,10 @@ img_same_repo(struct sv a, struct sv b)
  *     container NAME gets IMAGE as given. A NAME no container has is an error
  *     (ED_EXIT_NO_MATCH), so a typo does not deploy nothing.
  * Zero matches of -i is not an error here: the caller decides (exit 14 unless
- * --allow-no-match) and lists ch->c[] (every container with its image).
+ * --allow-no-match; td_no_match() records that error, listing ch->c[], every
+ * container with its image). ch->c[] also gives the log lines: for each
+ * container with `changed`, "Container NAME: OLD -> NEW"; TD_PINNED and
+ * TD_UNPARSED are the -to warnings.
  *
  * Image strings are unescaped for matching and written escaped by jw_str().
  * Errors: ED_EXIT_USAGE when the base is not a task definition; "too big:
@@ -5651,6 +5654,32 @@ td_clone(const struct json_doc *base, int td_tok, const struct td_edit *edit, in
 		return err_set(e, ED_EXIT_USAGE,
 		    "too big: ED_MAX_JSON_BYTES (RegisterTaskDefinition request)");
 	return 0;
+}
+
+/*
+ * The §4.2 zero-match error: records ED_EXIT_NO_MATCH naming image and every
+ * container with its current image, and suggests the ways out. Returns the code.
+ */
+ED_UNUSED static int
+td_no_match(const struct td_changes *ch, const char *image, struct err *e)
+{
+	char list[ED_MAX_ERRMSG];
+	struct buf b;
+	int i;
+
+	buf_init(&b, list, sizeof(list));
+	for (i = 0; i < ch->n; i++) {
+		buf_putz(&b, i ? ", " : "");
+		buf_putsv(&b, ch->c[i].name);
+		buf_putz(&b, " (");
+		buf_putsv(&b, ch->c[i].old_image);
+		buf_putc(&b, ')');
+	}
+	if (b.overflow && sizeof(list) > 4)
+		memcpy(list + sizeof(list) - 4, "...", 4);
+	return err_set(e, ED_EXIT_NO_MATCH, "image %s matches no container of the task definition; "
+	    "containers: %s. Use --container-image NAME=IMAGE to choose one, or --allow-no-match",
+	    image, ch->n ? list : "none");
 }
 
 /* ===== 14. Deploy engine ================================================== */

@@ -377,6 +377,11 @@ test_zero_matches_listed(void)
 		CHECK(!ch.c[i].changed && ch.c[i].how == TD_SAME && ch.c[i].old_image.n > 0);
 	CHECK(sv_eqz(ch.c[2].name, "proxy") && sv_eqz(ch.c[2].old_image, "nginx"));
 	CHECK(sv_eqz(ch.c[5].name, "local") && sv_eqz(ch.c[5].old_image, "registry:5000/img"));
+	err_clear(&e);
+	CHECK(td_no_match(&ch, "other/thing:1", &e) == ED_EXIT_NO_MATCH);
+	CHECKF(strstr(e.msg, "other/thing:1") && strstr(e.msg, "web (" ECR "/acct/repo:1.0)") &&
+	    strstr(e.msg, "proxy (nginx)") && strstr(e.msg, "local (registry:5000/img)") &&
+	    strstr(e.msg, "--container-image"), "%.300s", e.msg);
 	/* the unchanged body still has every image as it was */
 	CHECK(strcmp(image_of(&out, "web"), ECR "/acct/repo:1.0") == 0);
 }
@@ -511,6 +516,37 @@ test_errors(void)
 	}
 }
 
+/* With the product's ED_JSON_TOKENIZE_STEP a stream in chunks gives json_parse's tokens. */
+static void
+test_stream_default_step(void)
+{
+	static char sbuf[65536];
+	static jsmntok_t ts[NTOK];
+	struct json_doc whole, d;
+	struct json_stream s;
+	struct err e;
+	size_t n, at;
+	int i, rc = 0;
+	FILE *f = fopen(shapes[0], "rb");
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	n = fread(text_base, 1, sizeof(text_base), f);
+	fclose(f);
+	err_clear(&e);
+	CHECK(json_parse(&whole, text_base, n, tok_base, NTOK, &e) == 0);
+	json_stream_init(&s, sbuf, sizeof(sbuf), ts, NTOK);
+	for (at = 0; at < n && rc == 0; at += 100)
+		rc = json_stream_feed(&s, text_base + at, n - at < 100 ? n - at : 100, &e);
+	CHECK(rc == 0 && s.p.toknext > 0);   /* tokens came before the end */
+	CHECK(json_stream_finish(&s, &d, &e) == 0 && d.ntok == whole.ntok);
+	for (i = 0; i < d.ntok && i < whole.ntok; i++)
+		CHECK(d.tok[i].start == whole.tok[i].start && d.tok[i].end == whole.tok[i].end &&
+		    d.tok[i].type == whole.tok[i].type && d.tok[i].size == whole.tok[i].size &&
+		    d.tok[i].parent == whole.tok[i].parent);
+}
+
 int
 main(void)
 {
@@ -522,5 +558,6 @@ main(void)
 	RUN(test_tag_only);
 	RUN(test_escaped_images);
 	RUN(test_errors);
+	RUN(test_stream_default_step);
 	return th_exit();
 }

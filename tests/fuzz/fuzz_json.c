@@ -86,9 +86,18 @@ walk(const struct json_doc *d)
 		if (json_next(d, i) <= i || json_next(d, i) > d->ntok)
 			__builtin_trap();
 		if (d->tok[i].type == JSMN_ARRAY || d->tok[i].type == JSMN_OBJECT) {
-			int k = d->tok[i].size > 0 ? json_child(d, i, d->tok[i].size - 1) : i + 1;
+			int k = i + 1, m, obj = d->tok[i].type == JSMN_OBJECT;
 
-			if (k < 0 || k > d->ntok || json_child(d, i, d->tok[i].size) != -1)
+			/* sizes and parent links describe the tree the bytes do */
+			for (m = 0; m < d->tok[i].size; m++) {
+				if (k >= d->ntok || k != json_child(d, i, m) || d->tok[k].parent != i)
+					__builtin_trap();
+				if (obj && (d->tok[k].type != JSMN_STRING || d->tok[k].size != 1 ||
+				    k + 1 >= d->ntok || d->tok[k + 1].parent != k))
+					__builtin_trap();
+				k = json_next(d, obj ? k + 1 : k);
+			}
+			if (k != json_next(d, i) || json_child(d, i, d->tok[i].size) != -1)
 				__builtin_trap();
 		}
 		(void)json_long(d, i, &v);

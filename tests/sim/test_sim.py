@@ -9,8 +9,9 @@ bounded. The AWS CLI (`aws`) is the independent client for the fidelity tests; b
 the dynamics tests, with the simulated clock paused and advanced through the control endpoint.
 """
 
-import base64
+import concurrent.futures
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -228,15 +229,19 @@ def raw_call(sim, op, body, conn=None, tls=False, **kw):
     return out
 
 
+def host_port(url):
+    u = url.split("//", 1)[1]
+    host, port = u.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
 def make_conn(sim, tls=False, timeout=15):
     if tls:
-        u = sim.urls["ecs"].split("//", 1)[1]
-        host, port = u.rsplit(":", 1)
+        host, port = host_port(sim.urls["ecs"])
         ctx = ssl.create_default_context(cafile=sim.urls["ca"])
-        return http.client.HTTPSConnection(host, int(port), context=ctx, timeout=timeout)
-    u = sim.urls["http"].split("//", 1)[1]
-    host, port = u.rsplit(":", 1)
-    return http.client.HTTPConnection(host, int(port), timeout=timeout)
+        return http.client.HTTPSConnection(host, port, context=ctx, timeout=timeout)
+    host, port = host_port(sim.urls["http"])
+    return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,91 +302,106 @@ def boto_as_cli(sim):
 # fidelity: the AWS CLI against every operation the tool uses
 
 
+def par(*thunks):
+    """Run independent CLI calls side by side (each aws process spends most of its time starting)."""
+    with concurrent.futures.ThreadPoolExecutor(len(thunks)) as ex:
+        return [f.result() for f in [ex.submit(t) for t in thunks]]
+
+
 @test
 def cli_every_operation():
     """Each operation through the AWS CLI over HTTPS; the simulator records no shape problem."""
     if not shutil.which("aws"):
         raise Fail("the AWS CLI (aws) is not installed")
     with Simulator("demo.json") as s:
-        r = aws(s, "describe-clusters", "--clusters", "demo", "nope")
-        eq(r["clusters"][0]["registeredContainerInstancesCount"], 3, "describe-clusters instances")
-        eq(r["failures"][0]["reason"], "MISSING", "describe-clusters failure")
-        cis = aws(s, "list-container-instances", "--cluster", "demo")["containerInstanceArns"]
+        knows_sd, clusters, cis, svcs, tdd, fams, _ = par(
+            lambda: cli_knows("list-service-deployments"),
+            lambda: aws(s, "describe-clusters", "--clusters", "demo", "nope"),
+            lambda: aws(s, "list-container-instances", "--cluster", "demo")["containerInstanceArns"],
+            lambda: aws(s, "describe-services", "--cluster", "demo", "--services", "web", "--include", "TAGS"),
+            lambda: aws(s, "describe-task-definition", "--task-definition", "web", "--include", "TAGS"),
+            lambda: aws(s, "list-task-definition-families", "--family-prefix", "w"),
+            lambda: eq(aws(s, "create-cluster", "--cluster-name", "extra")["cluster"]["clusterName"], "extra",
+                       "create-cluster"))
+        eq(clusters["clusters"][0]["registeredContainerInstancesCount"], 3, "describe-clusters instances")
+        eq(clusters["failures"][0]["reason"], "MISSING", "describe-clusters failure")
         eq(len(cis), 3, "list-container-instances")
-        r = aws(s, "describe-container-instances", "--cluster", "demo", "--container-instances", *cis)
-        eq(len(r["containerInstances"]), 3, "describe-container-instances")
-        r = aws(s, "describe-services", "--cluster", "demo", "--services", "web", "--include", "TAGS")
-        svc = r["services"][0]
-        eq(svc["deployments"][0]["rolloutState"], "COMPLETED", "describe-services rolloutState")
-        r = aws(s, "describe-task-definition", "--task-definition", "web", "--include", "TAGS")
-        eq(r["tags"], [{"key": "team", "value": "acme"}], "describe-task-definition tags")
-        td = r["taskDefinition"]
+        eq(svcs["services"][0]["deployments"][0]["rolloutState"], "COMPLETED", "describe-services rolloutState")
+        eq(tdd["tags"], [{"key": "team", "value": "acme"}], "describe-task-definition tags")
+        eq(fams["families"], ["web"], "list-task-definition-families")
+        td = tdd["taskDefinition"]
         inp = {k: v for k, v in td.items() if k not in ("taskDefinitionArn", "revision", "status",
                "requiresAttributes", "compatibilities", "registeredAt", "registeredBy")}
         inp["containerDefinitions"][0]["image"] = "registry.example.com/acme/web:1.1"
-        inp["tags"] = r["tags"]
-        r = aws(s, "register-task-definition", "--cli-input-json", json.dumps(inp))
-        eq(r["taskDefinition"]["revision"], 2, "register-task-definition revision")
-        eq(r["taskDefinition"]["containerDefinitions"], inp["containerDefinitions"], "echoed container definitions")
+        inp["tags"] = tdd["tags"]
+        dci, reg, rci, run = par(
+            lambda: aws(s, "describe-container-instances", "--cluster", "demo", "--container-instances", *cis),
+            lambda: aws(s, "register-task-definition", "--cli-input-json", json.dumps(inp)),
+            lambda: aws(s, "register-container-instance", "--cluster", "extra", "--total-resources",
+                        "name=CPU,type=INTEGER,integerValue=1024", "name=MEMORY,type=INTEGER,integerValue=2048"),
+            lambda: aws(s, "run-task", "--cluster", "demo", "--task-definition", "web:1", "--started-by",
+                        "ecs-deploy", "--launch-type", "EC2"))
+        eq(len(dci["containerInstances"]), 3, "describe-container-instances")
+        eq(reg["taskDefinition"]["revision"], 2, "register-task-definition revision")
+        eq(reg["taskDefinition"]["containerDefinitions"], inp["containerDefinitions"], "echoed container definitions")
         for k in ("registeredAt", "registeredBy", "compatibilities", "requiresAttributes", "status"):
-            check(k in r["taskDefinition"], "register-task-definition lacks %s" % k)
-        r = aws(s, "list-task-definitions", "--family-prefix", "we", "--sort", "DESC")
-        eq([a.rsplit("/", 1)[1] for a in r["taskDefinitionArns"]], ["web:2", "web:1"], "list-task-definitions")
-        r = aws(s, "list-task-definition-families", "--family-prefix", "w")
-        eq(r["families"], ["web"], "list-task-definition-families")
-        r = aws(s, "update-service", "--cluster", "demo", "--service", "web", "--task-definition", "web:2",
-                "--deployment-configuration", "maximumPercent=200,minimumHealthyPercent=50")
-        dep = r["service"]["deployments"][0]
+            check(k in reg["taskDefinition"], "register-task-definition lacks %s" % k)
+        eq(rci["containerInstance"]["registeredResources"][0]["integerValue"], 1024, "register-container-instance")
+        eq(len(run["tasks"]), 1, "run-task tasks")
+        eq(run["tasks"][0]["startedBy"], "ecs-deploy", "run-task startedBy")
+        ltd, upd, crs, stop = par(
+            lambda: aws(s, "list-task-definitions", "--family-prefix", "we", "--sort", "DESC"),
+            lambda: aws(s, "update-service", "--cluster", "demo", "--service", "web", "--task-definition", "web:2",
+                        "--deployment-configuration", "maximumPercent=200,minimumHealthyPercent=50"),
+            lambda: aws(s, "create-service", "--cluster", "extra", "--service-name", "one", "--task-definition",
+                        "web:1", "--desired-count", "1", "--launch-type", "EC2"),
+            lambda: aws(s, "stop-task", "--cluster", "demo", "--task", run["tasks"][0]["taskArn"], "--reason", "test"))
+        eq([a.rsplit("/", 1)[1] for a in ltd["taskDefinitionArns"]], ["web:2", "web:1"], "list-task-definitions")
+        dep = upd["service"]["deployments"][0]
         check(dep["id"].startswith("ecs-svc/") and dep["status"] == "PRIMARY", "update-service new PRIMARY %r" % dep)
-        eq(r["service"]["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"], True,
+        eq(upd["service"]["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"], True,
            "update-service keeps the circuit breaker")
-        if cli_knows("list-service-deployments"):
+        eq(crs["service"]["deployments"][0]["rolloutState"], "IN_PROGRESS", "create-service")
+        eq(stop["task"]["desiredStatus"], "STOPPED", "stop-task")
+        arn = crs["service"]["serviceArn"]
+        if knows_sd:
             sdcall = aws
         else:  # an AWS CLI older than the service deployments API (late 2024): botocore instead
             sys.stderr.write("  note: this aws CLI lacks the service deployment commands; botocore checks them\n")
             sdcall = boto_as_cli(s)
-        r = sdcall(s, "list-service-deployments", "--cluster", "demo", "--service", "web")
-        sds = r["serviceDeployments"]
+        lsd, lt, _, ls = par(
+            lambda: sdcall(s, "list-service-deployments", "--cluster", "demo", "--service", "web"),
+            lambda: aws(s, "list-tasks", "--cluster", "demo", "--service-name", "web"),
+            lambda: aws(s, "tag-resource", "--resource-arn", arn, "--tags", "key=owner,value=ops"),
+            lambda: aws(s, "list-services", "--cluster", "extra"))
+        sds = lsd["serviceDeployments"]
         eq(len(sds), 2, "list-service-deployments count")
-        r = sdcall(s, "describe-service-deployments", "--service-deployment-arns", sds[0]["serviceDeploymentArn"])
-        sd = r["serviceDeployments"][0]
+        check(len(lt["taskArns"]) >= 2, "list-tasks")
+        eq(len(ls["serviceArns"]), 1, "list-services")
+        dsd, dt, tags = par(
+            lambda: sdcall(s, "describe-service-deployments", "--service-deployment-arns", sds[0]["serviceDeploymentArn"]),
+            lambda: aws(s, "describe-tasks", "--cluster", "demo", "--tasks", *lt["taskArns"], "--include", "TAGS"),
+            lambda: aws(s, "list-tags-for-resource", "--resource-arn", arn))
+        sd = dsd["serviceDeployments"][0]
         check(sd["targetServiceRevision"]["arn"] and sd["sourceServiceRevisions"], "service deployment revisions")
-        r = sdcall(s, "describe-service-revisions", "--service-revision-arns", sd["targetServiceRevision"]["arn"])
-        eq(r["serviceRevisions"][0]["taskDefinition"].rsplit("/", 1)[1], "web:2", "describe-service-revisions")
-        r = sdcall(s, "stop-service-deployment", "--service-deployment-arn", sd["serviceDeploymentArn"],
-                   "--stop-type", "ROLLBACK")
-        eq(r["serviceDeploymentArn"], sd["serviceDeploymentArn"], "stop-service-deployment")
-        r = aws(s, "list-tasks", "--cluster", "demo", "--service-name", "web")
-        check(len(r["taskArns"]) >= 2, "list-tasks")
-        r = aws(s, "describe-tasks", "--cluster", "demo", "--tasks", *r["taskArns"], "--include", "TAGS")
-        check(all(t["group"] == "service:web" for t in r["tasks"]), "describe-tasks group")
-        r = aws(s, "run-task", "--cluster", "demo", "--task-definition", "web:1", "--started-by", "ecs-deploy",
-                "--launch-type", "EC2")
-        eq(len(r["tasks"]), 1, "run-task tasks")
-        eq(r["tasks"][0]["startedBy"], "ecs-deploy", "run-task startedBy")
-        tarn = r["tasks"][0]["taskArn"]
-        r = aws(s, "stop-task", "--cluster", "demo", "--task", tarn, "--reason", "test")
-        eq(r["task"]["desiredStatus"], "STOPPED", "stop-task")
-        r = aws(s, "deregister-task-definition", "--task-definition", "web:2")
-        eq(r["taskDefinition"]["status"], "INACTIVE", "deregister-task-definition")
-        r = aws(s, "create-cluster", "--cluster-name", "extra")
-        eq(r["cluster"]["clusterName"], "extra", "create-cluster")
-        r = aws(s, "register-container-instance", "--cluster", "extra", "--total-resources",
-                "name=CPU,type=INTEGER,integerValue=1024", "name=MEMORY,type=INTEGER,integerValue=2048")
-        eq(r["containerInstance"]["registeredResources"][0]["integerValue"], 1024, "register-container-instance")
-        r = aws(s, "create-service", "--cluster", "extra", "--service-name", "one", "--task-definition", "web:1",
-                "--desired-count", "1", "--launch-type", "EC2")
-        eq(r["service"]["deployments"][0]["rolloutState"], "IN_PROGRESS", "create-service")
-        arn = r["service"]["serviceArn"]
-        aws(s, "tag-resource", "--resource-arn", arn, "--tags", "key=owner,value=ops")
-        r = aws(s, "list-tags-for-resource", "--resource-arn", arn)
-        eq(r["tags"], [{"key": "owner", "value": "ops"}], "list-tags-for-resource")
-        aws(s, "untag-resource", "--resource-arn", arn, "--tag-keys", "owner")
-        eq(aws(s, "list-tags-for-resource", "--resource-arn", arn)["tags"], [], "untag-resource")
-        eq(len(aws(s, "list-services", "--cluster", "extra")["serviceArns"]), 1, "list-services")
-        check(len(aws(s, "list-clusters")["clusterArns"]) == 2, "list-clusters")
-        r = aws(s, "describe-services", "--cluster", "demo", "--services", "web", tls=False)
-        eq(r["services"][0]["serviceName"], "web", "plain HTTP describe-services")
+        check(all(t["group"] == "service:web" for t in dt["tasks"]), "describe-tasks group")
+        eq(tags["tags"], [{"key": "owner", "value": "ops"}], "list-tags-for-resource")
+        dsr, _, dereg, lc = par(
+            lambda: sdcall(s, "describe-service-revisions", "--service-revision-arns", sd["targetServiceRevision"]["arn"]),
+            lambda: aws(s, "untag-resource", "--resource-arn", arn, "--tag-keys", "owner"),
+            lambda: aws(s, "deregister-task-definition", "--task-definition", "web:2"),
+            lambda: aws(s, "list-clusters"))
+        eq(dsr["serviceRevisions"][0]["taskDefinition"].rsplit("/", 1)[1], "web:2", "describe-service-revisions")
+        eq(dereg["taskDefinition"]["status"], "INACTIVE", "deregister-task-definition")
+        eq(len(lc["clusterArns"]), 2, "list-clusters")
+        ssd, tags, plain = par(
+            lambda: sdcall(s, "stop-service-deployment", "--service-deployment-arn", sd["serviceDeploymentArn"],
+                           "--stop-type", "ROLLBACK"),
+            lambda: aws(s, "list-tags-for-resource", "--resource-arn", arn),
+            lambda: aws(s, "describe-services", "--cluster", "demo", "--services", "web", tls=False))
+        eq(ssd["serviceDeploymentArn"], sd["serviceDeploymentArn"], "stop-service-deployment")
+        eq(tags["tags"], [], "untag-resource")
+        eq(plain["services"][0]["serviceName"], "web", "plain HTTP describe-services")
         st = s.ctl("/state")
         eq(st["problems"], [], "simulator shape problems")
         check(st["transport"]["https"]["handshakes"] >= 20, "handshakes counted: %r" % st["transport"])
@@ -450,7 +470,7 @@ def sigv4_errors():
         st, h, b = raw_call(s, "DescribeServices", body, when=now - 200)
         eq(st, 200, "200 s of skew is accepted")
         st, h, b = raw_call(s, "DescribeServices", body, secret="x" + SECRET)
-        eq((st, json.loads(b)["__type"]), (403, "InvalidSignatureException"), "wrong secret")
+        eq((st, json.loads(b)["__type"]), (400, "InvalidSignatureException"), "wrong secret")
         conn = make_conn(s)
         conn.request("POST", "/", body=json.dumps(body), headers={
             "X-Amz-Target": TARGET + "DescribeServices", "Content-Type": "application/x-amz-json-1.1"})
@@ -496,6 +516,67 @@ def no_auth_flag():
         r = conn.getresponse()
         eq(r.status, 200, "unsigned request with --no-auth")
         eq(json.loads(r.read())["services"][0]["serviceName"], "web", "answer")
+
+
+@test
+def errors_agree_with_moto():
+    """The same bad requests against moto (an independent emulator) and the simulator get the
+    same error type, and the same message where both know ECS's wording."""
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+    ms = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    ms.start()
+    try:
+        host, port = ms.get_host_and_port()
+        moto = botocore.session.get_session().create_client(
+            "ecs", region_name="us-east-1", endpoint_url="http://%s:%d" % (host, port),
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}))
+        with Simulator({"clusters": [{"name": "demo", "instances": [{"count": 1}]}]}) as s:
+            sim = s.client()
+            for c in (moto, sim):
+                c.create_cluster(clusterName="demo")
+                c.register_task_definition(family="web", containerDefinitions=[
+                    {"name": "web", "image": "r/web:1", "memory": 128}])
+                c.create_service(cluster="demo", serviceName="web", taskDefinition="web:1", desiredCount=0)
+            same_msg, same_code = True, False
+            cases = [
+                ("describe_task_definition", dict(taskDefinition="nope:1"), same_msg),
+                ("update_service", dict(cluster="demo", service="nope"), same_msg),
+                ("update_service", dict(cluster="nope", service="web"), same_msg),
+                ("update_service", dict(cluster="demo", service="web", taskDefinition="nope:3"), same_code),
+                ("describe_services", dict(cluster="nope", services=["web"]), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="web"), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="web:x"), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="nope:1"), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"name": "a", "image": "i"}]), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"name": "a", "memory": 128}]), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"image": "i", "memory": 128}]), same_msg),
+                ("describe_tasks", dict(cluster="demo", tasks=[]), same_msg),
+                ("list_tasks", dict(cluster="nope"), same_msg),
+                ("delete_service", dict(cluster="demo", service="nope"), same_msg),
+                ("list_services", dict(cluster="nope"), same_msg),
+                ("create_service", dict(cluster="demo", serviceName="x", taskDefinition="nope:1"), same_code),
+            ]
+            for op, kw, msg_too in cases:
+                got = []
+                for c in (moto, sim):
+                    try:
+                        getattr(c, op)(**kw)
+                        got.append(("OK", ""))
+                    except ClientError as e:
+                        got.append((err_code(e), e.response["Error"].get("Message")))
+                check(got[0][0] != "OK", "%s %r: moto accepted it" % (op, kw))
+                if msg_too:
+                    eq(got[1], got[0], "%s %r (simulator vs moto)" % (op, kw))
+                else:
+                    eq(got[1][0], got[0][0], "%s %r error type (simulator vs moto)" % (op, kw))
+            for c in (moto, sim):
+                eq(c.describe_clusters(clusters=["nope"])["failures"],
+                   [{"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/nope", "reason": "MISSING"}], "missing cluster")
+    finally:
+        ms.stop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,6 +752,15 @@ def desired_count_zero():
         sv = s.until(lambda: (lambda v: v["events"][0]["message"] == "(service web) has reached a steady state." and v)(
             service(c, "demo", "web")), 300, 5, "steady after scaling")
         eq(sv["deployments"][0]["id"], dep["id"], "scaling makes no new deployment")
+        # deploymentConfiguration: members not sent are kept, unless the scenario says otherwise
+        dc = c.update_service(cluster="demo", service="web",
+                              deploymentConfiguration={"minimumHealthyPercent": 50})["service"]["deploymentConfiguration"]
+        eq((dc["minimumHealthyPercent"], dc["deploymentCircuitBreaker"]), (50, {"enable": True, "rollback": True}), "merged")
+        s.ctl("/scenario", {"scenario": dict(json.load(open(os.path.join(SCEN, "demo.json"))),
+                                             update_replaces_deployment_configuration=True)})
+        dc = c.update_service(cluster="demo", service="web",
+                              deploymentConfiguration={"minimumHealthyPercent": 50})["service"]["deploymentConfiguration"]
+        eq((dc["minimumHealthyPercent"], dc["deploymentCircuitBreaker"]), (50, {"enable": False, "rollback": False}), "replaced")
 
 
 @test
@@ -767,6 +857,85 @@ def blue_green_lifecycle_bake_time_and_rollback():
 
 
 @test
+def stop_service_deployment_abort_and_rolling_rollback():
+    with Simulator("hostport.json") as s:
+        c = s.client()
+        arn = new_revision(c, "api", "registry.example.com/acme/api:2.0")
+        sv = c.update_service(cluster="prod", service="api", taskDefinition=arn)["service"]
+        sd_arn, ours = sv["currentServiceDeployment"], sv["deployments"][0]
+        s.advance(60)
+        eq(c.stop_service_deployment(serviceDeploymentArn=sd_arn, stopType="ABORT")["serviceDeploymentArn"], sd_arn, "ABORT")
+        s.advance(5)
+        sd = c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
+        eq(sd["status"], "STOPPED", "aborted service deployment")
+        d = [x for x in service(c, "prod", "api")["deployments"] if x["id"] == ours["id"]][0]
+        eq(d["rolloutState"], "FAILED", "aborted deployment")
+        expect_error(lambda: c.stop_service_deployment(serviceDeploymentArn=sd_arn + "x"),
+                     "ServiceDeploymentNotFoundException", "unknown service deployment")
+        # a rolling deployment rolled back by the user (min 50%: it can roll on 2 instances)
+        c.update_service(cluster="prod", service="api", deploymentConfiguration={"minimumHealthyPercent": 50})
+        arn3 = new_revision(c, "api", "registry.example.com/acme/api:3.0")
+        sd_arn = c.update_service(cluster="prod", service="api", taskDefinition=arn3)["service"]["currentServiceDeployment"]
+        s.advance(3)
+        c.stop_service_deployment(serviceDeploymentArn=sd_arn, stopType="ROLLBACK")
+        sd = s.until(lambda: (lambda x: x["status"] == "ROLLBACK_SUCCESSFUL" and x)(
+            c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]), 900, 5, "rolled back")
+        sv = service(c, "prod", "api")
+        eq(sv["taskDefinition"].rsplit("/", 1)[1], "api:1", "service back on api:1")
+        eq(sorted(t["taskDefinitionArn"].rsplit("/", 1)[1] for t in all_tasks(c, "prod", serviceName="api")),
+           ["api:1", "api:1"], "tasks after the rollback")
+
+
+@test
+def ipv6_loopback_and_content_sha256():
+    with Simulator("demo.json", ["--host", "::1", "--no-tls"]) as s:
+        check(s.urls["http"].startswith("http://[::1]:"), "URL %r" % s.urls["http"])
+        c = s.client()
+        eq(service(c, "demo", "web")["serviceName"], "web", "call over ::1")
+        body = json.dumps({"cluster": "demo", "services": ["web"]}).encode()
+        h = hashlib.sha256(body).hexdigest()
+        st, _, b = raw_call(s, "DescribeServices", body, headers={"X-Amz-Content-SHA256": h})
+        eq(st, 200, "signed x-amz-content-sha256")
+        st, _, b = raw_call(s, "DescribeServices", body, headers={"X-Amz-Content-SHA256": "0" * 64})
+        eq(json.loads(b)["__type"], "InvalidSignatureException", "x-amz-content-sha256 not matching the body")
+
+
+@test
+def lifecycle_hooks_pause_and_lambda():
+    sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
+    dc = sc["services"][0]["deploymentConfiguration"]
+    dc["bakeTimeInMinutes"] = 0
+    dc["lifecycleHooks"] = [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]},
+        {"hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:check", "roleArn":
+         "arn:aws:iam::123456789012:role/hook", "lifecycleStages": ["PRE_SCALE_UP"]}]
+    sc["lambda_hooks"] = {"arn:aws:lambda:us-east-1:123456789012:function:check": "SUCCEEDED"}
+    with Simulator(sc) as s:
+        c = s.client()
+        arn = new_revision(c, "shop", "registry.example.com/acme/shop:2.0")
+        sd_arn = c.update_service(cluster="shop", service="shop", taskDefinition=arn)["service"]["currentServiceDeployment"]
+        desc = lambda: c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
+        sd = s.until(lambda: (lambda x: x.get("lifecycleStage") == "POST_TEST_TRAFFIC_SHIFT" and x)(desc()), 600, 5, "pause stage")
+        s.advance(600)
+        sd = desc()
+        eq((sd["status"], sd["lifecycleStage"]), ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT"), "paused")
+        hooks = sd["lifecycleHookDetails"]
+        eq([(h["targetType"], h["status"]) for h in hooks], [("AWS_LAMBDA", "SUCCEEDED"), ("PAUSE", "AWAITING_ACTION")], "hooks")
+        expect_error(lambda: c.continue_service_deployment(serviceDeploymentArn=sd_arn, hookId=hooks[0]["hookId"]),
+                     "ClientException", "continuing a hook that is not waiting")
+        c.continue_service_deployment(serviceDeploymentArn=sd_arn, hookId=hooks[1]["hookId"], action="CONTINUE")
+        s.until(lambda: desc()["status"] == "SUCCESSFUL", 600, 5, "SUCCESSFUL after CONTINUE")
+        # a failing Lambda hook rolls back
+        s.ctl("/scenario", {"scenario": dict(sc, lambda_hooks={"arn:aws:lambda:us-east-1:123456789012:function:check": "FAILED"})})
+        c = s.client()
+        arn = new_revision(c, "shop", "registry.example.com/acme/shop:2.0")
+        sd_arn = c.update_service(cluster="shop", service="shop", taskDefinition=arn)["service"]["currentServiceDeployment"]
+        sd = s.until(lambda: (lambda x: x["status"].startswith("ROLLBACK_SUCCESSFUL") and x)(desc()), 600, 5, "hook rollback")
+        eq(sd["lifecycleHookDetails"][0]["status"], "FAILED", "lambda hook status")
+        eq(service(c, "shop", "shop")["taskDefinition"].rsplit("/", 1)[1], "shop:1", "back on blue")
+
+
+@test
 def linear_and_canary_shift_traffic_in_steps():
     sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
     dc = sc["services"][0]["deploymentConfiguration"]
@@ -823,6 +992,33 @@ def concurrent_deployment_by_someone_else():
         eq([x["status"] for x in sv["deployments"] if x["id"] == ours["id"]], ["ACTIVE"], "ours is ACTIVE")
         sds = c.list_service_deployments(cluster="demo", service="web")["serviceDeployments"]
         eq([x["status"] for x in sds[:2]], ["IN_PROGRESS", "STOPPED"], "service deployments")
+
+
+@test
+def no_capacity_events():
+    sc = {"clusters": [{"name": "fg"}, {"name": "bare"}], "fargate_capacity": 1,
+          "task_definitions": [
+              {"family": "f", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256",
+               "memory": "512", "containerDefinitions": [{"name": "f", "image": "registry.example.com/f:1"}]},
+              {"family": "e", "containerDefinitions": [{"name": "e", "image": "registry.example.com/e:1", "memory": 64}]}]}
+    with Simulator(sc) as s:
+        c = s.client()
+        net = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}
+        c.create_service(cluster="fg", serviceName="f", taskDefinition="f", desiredCount=2, launchType="FARGATE",
+                         networkConfiguration=net)
+        c.create_service(cluster="bare", serviceName="e", taskDefinition="e", desiredCount=1, launchType="EC2")
+        s.advance(60)
+        sv = service(c, "fg", "f")
+        eq((sv["runningCount"], sv["deployments"][0]["rolloutState"]), (1, "IN_PROGRESS"), "one Fargate task fits")
+        check(any("Capacity is unavailable at this time" in e["message"] for e in sv["events"]), "Fargate capacity event")
+        r = c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE", networkConfiguration=net)
+        eq((r["tasks"], r["failures"][0]["reason"].startswith("Capacity is unavailable")), ([], True), "RunTask at capacity")
+        msgs = [e["message"] for e in service(c, "bare", "e")["events"]]
+        check(msgs and "No Container Instances were found in your cluster" in msgs[0], "no instances event: %r" % msgs[:1])
+        expect_error(lambda: c.run_task(cluster="fg", taskDefinition="e", launchType="FARGATE"), "ClientException",
+                     "FARGATE with a bridge task definition")
+        expect_error(lambda: c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE"), "InvalidParameterException",
+                     "awsvpc without a network configuration")
 
 
 @test
