@@ -3038,8 +3038,10 @@ http_sys_connect(void *ctx, const char *host, int port, int timeout_ms, struct e
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(ports, sizeof(ports), "%d", port);
 	rc = getaddrinfo(host, ports, &hints, &res);
-	if (rc != 0)
-		return err_set(e, ED_EXIT_NETWORK, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+	if (rc != 0) {
+		err_set(e, ED_EXIT_NETWORK, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+		return -1;
+	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int one = 1, soerr = 0, k;
 		socklen_t sl = sizeof(soerr);
@@ -3077,7 +3079,7 @@ http_sys_connect(void *ctx, const char *host, int port, int timeout_ms, struct e
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return err_set(e, ED_EXIT_NETWORK, "cannot connect to %.200s port %d: %s", host, port,
+		err_set(e, ED_EXIT_NETWORK, "cannot connect to %.200s port %d: %s", host, port,
 		    last == ETIMEDOUT ? "timed out" : strerror(last));
 	return fd;
 }

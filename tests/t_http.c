@@ -643,6 +643,54 @@ read_timeout(void)
 	CHECK(fc.last_retryable == 1);
 }
 
+/* A listener whose accept queue is full drops new SYNs: connect() hangs, the poll times out. */
+static void
+connect_timeout(void)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[8], i, fd, port;
+	struct err e;
+	int64_t t0, dt;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 0) == 0);
+	getsockname(lfd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	for (i = 0; i < 8; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM, 0);
+		fcntl(fill[i], F_SETFL, O_NONBLOCK);
+		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	sys_sleep_ms(NULL, 100);
+	err_clear(&e);
+	t0 = sys_mono_ms(NULL);
+	fd = http_sys_connect(NULL, "127.0.0.1", port, 300, &e);
+	dt = sys_mono_ms(NULL) - t0;
+	CHECKF(fd < 0 && e.code == ED_EXIT_NETWORK, "fd %d: %.300s", fd, e.msg);
+	CHECKF(strstr(e.msg, "timed out") != NULL, "%.400s", e.msg);
+	CHECKF(dt >= 250 && dt < 2000, "took %lld ms", (long long)dt);
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < 8; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
+static void
+connect_refused_real(void)
+{
+	struct err e;
+	int fd;
+
+	err_clear(&e);
+	fd = http_sys_connect(NULL, "localhost", 1, 1000, &e);
+	CHECK(fd < 0);
+	CHECKF(strstr(e.msg, "cannot connect to localhost port 1: Connection refused") != NULL, "%.400s", e.msg);
+}
+
 static void
 request_too_big(void)
 {
@@ -917,6 +965,8 @@ main(void)
 	RUN(fresh_connection_failure_is_not_resent);
 	RUN(connect_failure);
 	RUN(read_timeout);
+	RUN(connect_timeout);
+	RUN(connect_refused_real);
 	RUN(request_too_big);
 	if (fc.w)
 		http_client_close(&fc);
