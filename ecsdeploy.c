@@ -3353,7 +3353,7 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 	struct http_conn *k = http_conn_for(c, u);
 	struct buf b;
 	size_t i;
-	int attempt;
+	int attempt, toobig = 0;
 
 	c->last_sent = 0;
 	c->last_retryable = 0;
@@ -3383,7 +3383,7 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 		return err_set(e, ED_EXIT_USAGE, "too big: ED_MAX_HTTP_REQUEST (%d bytes)", ED_MAX_HTTP_REQUEST);
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		int fresh = 0, rc;
+		int fresh = 0, died = 0, rc;
 		struct err scratch;
 
 		if (k->fd >= 0 && (k->tls ? !tls_is_open(&k->t) : 0))
@@ -3407,18 +3407,23 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 				long n = http_conn_read(c, k, c->in, sizeof(c->in), fresh ? e : &scratch);
 
 				if (n < 0) {
-					rc = ED_EXIT_NETWORK;
+					rc = ED_EXIT_NETWORK;   /* a timeout or socket error: not a dead kept connection */
 					break;
 				}
 				if (n == 0) {
+					died = hp->fed == 0;
 					rc = http_parser_eof(hp, hp->fed || fresh ? e : &scratch);
 					if (rc == 0)
 						http_conn_close(k);
 					break;
 				}
 				rc = http_parser_feed(hp, c->in, (size_t)n, &used, e);
-				if (rc != 0)
+				if (rc != 0) {
+					/* a response over a limit will be over it again */
+					if (strncmp(e->msg, "too big", 7) == 0)
+						toobig = 1;
 					break;
+				}
 				if (http_parser_done(hp)) {
 					if (used != (size_t)n || hp->r.close)
 						http_conn_close(k);
@@ -3433,10 +3438,11 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 			err_set(fresh ? e : &scratch, ED_EXIT_NETWORK, "connection to %.200s closed while sending the request",
 			    u->host);
 			rc = ED_EXIT_NETWORK;
+			died = 1;
 		}
 		http_conn_close(k);
-		c->last_retryable = rc == ED_EXIT_NETWORK;
-		if (fresh || hp->fed != 0 || !rq->idempotent || attempt == 1) {
+		c->last_retryable = rc == ED_EXIT_NETWORK && !toobig;
+		if (fresh || !died || !rq->idempotent || attempt == 1) {
 			if (scratch.code)
 				err_set(e, scratch.code, "%s", scratch.msg);
 			return rc;

@@ -332,6 +332,7 @@ proxy_settings(void)
  * Modes, one per request the fake server reads on a connection:
  *   'o' answer 200 with body "ok"      'c' answer with Connection: close
  *   'x' read the request, close silently   's' read the request, stall 3 s
+ *   'b' answer with a Content-Length over ED_MAX_HTTP_BODY
  * The script for the n-th connection is scripts[n]; every request the
  * fake server reads is appended to a log file (one line per request).
  */
@@ -387,6 +388,13 @@ fake_serve(int fd, const char *script)
 				break;
 			if (*m == 'c')
 				break;
+		} else if (*m == 'b') {
+			const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n";
+
+			if (write(fd, r, strlen(r)) < 0)
+				break;
+			sleep(1);
+			break;
 		} else if (*m == 'x') {
 			break;
 		} else if (*m == 's') {
@@ -613,6 +621,36 @@ fresh_connection_failure_is_not_resent(void)
 	fake_setup("x", "o", NULL);
 	CHECK(fake_call("T.Describe", 1, &e, &c) == ED_EXIT_NETWORK);
 	CHECK(fake_conns == 1 && fc.last_retryable == 1 && fc.last_sent == 1);
+}
+
+static void
+kept_connection_timeout_is_not_doubled(void)
+{
+	struct err e;
+	struct cap c;
+	int64_t t0, dt;
+
+	fake_setup("os", "o", NULL);
+	fc.read_timeout_ms = 300;
+	CHECK(fake_call("T.Describe", 1, &e, &c) == 0);
+	t0 = sys_mono_ms(NULL);
+	CHECK(fake_call("T.Describe", 1, &e, &c) == ED_EXIT_NETWORK);
+	dt = sys_mono_ms(NULL) - t0;
+	CHECKF(strstr(e.msg, "timed out") != NULL, "%.400s", e.msg);
+	CHECKF(dt < 550, "waited %lld ms: the timeout was waited twice", (long long)dt);
+	CHECK(fake_conns == 1 && fc.last_retryable == 1);
+}
+
+static void
+too_big_is_not_retryable(void)
+{
+	struct err e;
+	struct cap c;
+
+	fake_setup("b", "o", NULL);
+	CHECK(fake_call("T.Describe", 1, &e, &c) == ED_EXIT_NETWORK);
+	CHECK(strstr(e.msg, "too big: ED_MAX_HTTP_BODY") != NULL);
+	CHECK(fc.last_retryable == 0);
 }
 
 static void
@@ -963,6 +1001,8 @@ main(void)
 	RUN(idle_closed_connection_is_replaced_before_sending);
 	RUN(idempotent_request_is_resent_once);
 	RUN(fresh_connection_failure_is_not_resent);
+	RUN(kept_connection_timeout_is_not_doubled);
+	RUN(too_big_is_not_retryable);
 	RUN(connect_failure);
 	RUN(read_timeout);
 	RUN(connect_timeout);
