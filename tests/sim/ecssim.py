@@ -3,6 +3,7 @@
 
     python3 tests/sim/ecssim.py --scenario tests/sim/scenarios/demo.json [--speed 60] [--port 0]
                                 [--http-port 0] [--control-port 0] [--no-auth] [--no-tls] [--pki DIR]
+                                [--tls-cert server|wronghost|expired|selfsigned|unknownca]
 
 Prints one JSON line with its URLs, then serves until killed:
     {"ecs": "https://127.0.0.1:P", "http": "http://127.0.0.1:P", "control": "http://127.0.0.1:P",
@@ -810,7 +811,7 @@ def _url(scheme, host, port):
 
 
 def start(scenario, host="127.0.0.1", port=0, http_port=0, control_port=0, speed=None, no_auth=False,
-          tls=True, pki=None):
+          tls=True, pki=None, tls_cert="server"):
     """Start the servers in background threads. Returns (ctx, urls, servers)."""
     ctx = Context(scenario, speed=speed, no_auth=no_auth)
     servers = []
@@ -820,7 +821,7 @@ def start(scenario, host="127.0.0.1", port=0, http_port=0, control_port=0, speed
         ensure_pki(pki)
         sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         sctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        sctx.load_cert_chain(os.path.join(pki, "server.pem"), os.path.join(pki, "server.key"))
+        sctx.load_cert_chain(os.path.join(pki, tls_cert + ".pem"), os.path.join(pki, tls_cert + ".key"))
         s = Server((host, port), EcsHandler, ctx, tls=sctx, kind="https")
         servers.append(s)
         urls["ecs"] = _url("https", host, s.server_address[1])
@@ -866,13 +867,16 @@ def main(argv=None):
     ap.add_argument("--no-auth", action="store_true")
     ap.add_argument("--no-tls", action="store_true")
     ap.add_argument("--pki", help="directory for mkpki.sh output (default: a per-user temp dir)")
+    ap.add_argument("--tls-cert", default="server",
+                    choices=["server", "wronghost", "expired", "selfsigned", "unknownca"],
+                    help="which mkpki.sh certificate the HTTPS endpoint presents (default: server)")
     a = ap.parse_args(argv)
     if a.host not in ("127.0.0.1", "::1", "localhost") and not a.host.startswith("127."):
         ap.error("the simulator only listens on loopback")
     with open(a.scenario) as f:
         sc = json.load(f)
     ctx, urls, servers = start(sc, a.host, a.port, a.http_port, a.control_port, a.speed, a.no_auth,
-                               not a.no_tls, a.pki)
+                               not a.no_tls, a.pki, a.tls_cert)
     sys.stdout.write(json.dumps(urls) + "\n")
     sys.stdout.flush()
     try:

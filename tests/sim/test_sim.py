@@ -1254,6 +1254,25 @@ def tls_handshakes_counted_and_keepalive():
 
 
 @test
+def broken_certificates_on_request():
+    for name, why in (("expired", "expired"), ("wronghost", "match"), ("selfsigned", "self"), ("unknownca", "issuer")):
+        with Simulator("demo.json", ["--tls-cert", name]) as s:
+            host, port = host_port(s.urls["ecs"])
+            ctx = ssl.create_default_context(cafile=s.urls["ca"])
+            try:
+                with socket.create_connection((host, port), timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost"):
+                        pass
+                raise Fail("%s: the handshake succeeded" % name)
+            except ssl.SSLCertVerificationError as e:
+                check(why in str(e), "%s: %s" % (name, e))
+            deadline = time.monotonic() + 5
+            while s.ctl("/state")["transport"]["https"]["handshake_failures"] < 1:
+                check(time.monotonic() < deadline, "%s: failed handshake not counted" % name)
+                time.sleep(0.1)
+
+
+@test
 def mkpki_certificates():
     d = tempfile.mkdtemp(prefix="mkpki-test-")
     try:
