@@ -302,7 +302,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
                          "from HTTP: '%s' != '%s', from '%s'." % (sdate, xdate[:8], xdate))
     if region != ctx.region:
         raise auth_error("InvalidSignatureException",
-                         "Credential should be scoped to a valid region. ")
+                         "Credential should be scoped to a valid region, not '%s'. " % region)
     if service != "ecs":
         raise auth_error("InvalidSignatureException", "Credential should be scoped to correct service: 'ecs'. ")
     signed = [h.strip().lower() for h in parts["SignedHeaders"].split(";")]
@@ -313,7 +313,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
         if token != cred["session_token"]:
             raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
         exp = cred.get("expiration")
-        if exp is not None and time.time() >= exp:
+        if exp is not None and server_now >= exp:
             raise auth_error("ExpiredTokenException", "The security token included in the request is expired")
     elif token:
         raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
