@@ -666,7 +666,7 @@ def state_json(ctx):
             "taskDefinitions": tds, "services": services,
             "tasks": [t.out(True) for t in sim.tasks.values()],
             "transport": ctx.transport, "handshakes": ctx.transport["https"]["handshakes"],
-            "faults": ctx.faults, "problems": ctx.problems + sim.log, "calls": len(ctx.calls)}
+            "faults": ctx.faults, "problems": ctx.problems, "calls": len(ctx.calls)}
 
 
 class ControlHandler(BaseHTTPRequestHandler):

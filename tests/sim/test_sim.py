@@ -1254,6 +1254,36 @@ def tls_handshakes_counted_and_keepalive():
 
 
 @test
+def concurrent_clients_while_the_clock_runs():
+    with Simulator("demo.json", ["--speed", "600"]) as s:
+        s.ctl("/clock", {"pause": False})
+        c = s.client(tls=True)
+        arn = new_revision(c, "web", "registry.example.com/acme/web:2.0")
+        c.update_service(cluster="demo", service="web", taskDefinition=arn)
+        errors = []
+
+        def worker(n):
+            cl = s.client(tls=bool(n % 2))
+            try:
+                for _ in range(15):
+                    sv = service(cl, "demo", "web")
+                    arns = cl.list_tasks(cluster="demo", serviceName="web")["taskArns"]
+                    if arns:
+                        cl.describe_tasks(cluster="demo", tasks=arns)
+                    check(sv["deployments"], "no deployments")
+            except Exception as e:  # collected, reported below
+                errors.append("%s: %s" % (type(e).__name__, e))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(worker, range(8)))
+        eq(errors, [], "errors under concurrency")
+        deadline = time.monotonic() + 30
+        while service(c, "demo", "web")["deployments"][0]["rolloutState"] != "COMPLETED":
+            check(time.monotonic() < deadline, "rollout did not complete in real time at 600x")
+            time.sleep(0.2)
+        eq(s.ctl("/state")["problems"], [], "problems")
+
+
+@test
 def broken_certificates_on_request():
     for name, why in (("expired", "expired"), ("wronghost", "match"), ("selfsigned", "self"), ("unknownca", "issuer")):
         with Simulator("demo.json", ["--tls-cert", name]) as s:
