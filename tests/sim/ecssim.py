@@ -504,6 +504,7 @@ class Server(ThreadingHTTPServer):
             except (ssl.SSLError, OSError) as e:
                 with ctx.lock:
                     ctx.transport["https"]["handshake_failures"] += 1
+                    del ctx.transport["https"]["failure_reasons"][:-49]
                     ctx.transport["https"]["failure_reasons"].append(str(e)[:200])
                 return
             with ctx.lock:
@@ -511,6 +512,14 @@ class Server(ThreadingHTTPServer):
                 if request.session_reused:
                     ctx.transport["https"]["resumed"] += 1
             request.settimeout(None)
+            try:
+                self.RequestHandlerClass(request, client_address, self, conn_id=conn_id)
+            finally:
+                try:
+                    request.close()   # the wrapped socket is ours to close
+                except OSError:
+                    pass
+            return
         self.RequestHandlerClass(request, client_address, self, conn_id=conn_id)
 
 

@@ -1181,19 +1181,21 @@ def fault_throttling_and_server_errors():
 def fault_reset_truncate_slow_chunked_close():
     with Simulator("demo.json") as s:
         body = {"cluster": "demo", "services": ["web"]}
-        for kind in ("reset", "truncate", "reset_before"):
-            s.ctl("/fault", {"kind": kind, "count": 1})
-            conn = make_conn(s)
-            try:
-                st, h, b = raw_call(s, "DescribeServices", body, conn=conn)
-                raise Fail("%s: a whole answer arrived (%d, %d bytes)" % (kind, st, len(b)))
-            except (ConnectionResetError, http.client.IncompleteRead, http.client.RemoteDisconnected,
-                    ConnectionAbortedError, BrokenPipeError):
-                pass
-            conn.close()
+        for tls in (False, True):
+            for kind in ("reset", "truncate", "reset_before"):
+                s.ctl("/fault", {"kind": kind, "count": 1})
+                conn = make_conn(s, tls=tls)
+                try:
+                    st, h, b = raw_call(s, "DescribeServices", body, conn=conn, tls=tls)
+                    raise Fail("%s (tls %s): a whole answer arrived (%d, %d bytes)" % (kind, tls, st, len(b)))
+                except (ConnectionResetError, http.client.IncompleteRead, http.client.RemoteDisconnected,
+                        ConnectionAbortedError, BrokenPipeError, ssl.SSLError):
+                    pass
+                conn.close()
         calls = s.ctl("/calls")
-        eq([c.get("fault") for c in calls], ["reset", "truncate", "reset_before"], "faults logged")
+        eq([c.get("fault") for c in calls], ["reset", "truncate", "reset_before"] * 2, "faults logged")
         eq([c["status"] for c in calls[:2]], [200, 200], "reset/truncate happen after the work is done")
+        s.ctl("/calls", method="DELETE")
         s.ctl("/fault", {"kind": "slow", "seconds": 1.0, "count": 1})
         t0 = time.monotonic()
         st, h, b = raw_call(s, "DescribeServices", body)
