@@ -735,6 +735,27 @@ def crashing_and_unhealthy_tasks_without_rollback():
 
 
 @test
+def events_newest_first_capped_at_100():
+    sc = json.load(open(os.path.join(SCEN, "demo.json")))
+    sc["services"][0]["deploymentConfiguration"]["deploymentCircuitBreaker"] = {"enable": False, "rollback": False}
+    with Simulator(sc) as s:
+        c = s.client()
+        arn = new_revision(c, "web", "registry.example.com/acme/web:bad")
+        c.update_service(cluster="demo", service="web", taskDefinition=arn)
+        s.advance(3600)
+        sv = service(c, "demo", "web")
+        eq(len(sv["events"]), 100, "events kept")
+        times = [e["createdAt"] for e in sv["events"]]
+        check(times == sorted(times, reverse=True), "events newest first")
+        check((times[0] - times[-1]).total_seconds() < 3500, "the oldest events were dropped")
+        eq(sv["deployments"][0]["rolloutState"], "IN_PROGRESS", "without a breaker the deployment keeps trying")
+        check(sv["deployments"][0]["failedTasks"] > 100, "failedTasks %r" % sv["deployments"][0]["failedTasks"])
+        eq(sv["runningCount"], 2, "the old tasks keep serving")
+        check(any("is unable to consistently start tasks successfully" in e["message"] for e in sv["events"]),
+              "no 'unable to consistently start tasks' event")
+
+
+@test
 def desired_count_zero():
     with Simulator("demo.json") as s:
         c = s.client()
