@@ -134,6 +134,7 @@ describe_works_and_keeps_one_connection(void)
 	CHECK(A.http.handshakes == 1);
 	CHECK(nu_stat(&srv, "handshakes") == 1);
 	CHECK(nu_stat(&srv, "authorized") == 10);
+	CHECK(strstr(nu_ctl(&srv, "/__stats", NULL), "\"agents\": [\"ecs-deploy/" ED_VERSION "\"") != NULL);
 	CHECK(A.retries == 0 && A.attempts == 10);
 	CHECK(strstr(tw.err, "aws: DescribeServices status 200, ") != NULL);
 	CHECK(strstr(tw.err, "request id req-10, 0 retries") != NULL);

@@ -47,7 +47,7 @@ def reset():
     with LOCK:
         STATE.clear()
         STATE.update(script=[], clock_offset=0, check_date=False, connections=0,
-                     handshakes=0, requests=0, targets=[], amzdates=[], authorized=0)
+                     handshakes=0, requests=0, targets=[], amzdates=[], agents=[], authorized=0)
 
 
 def read_request(f):
@@ -130,6 +130,7 @@ def handle(sock, tls):
         with LOCK:
             STATE["requests"] += 1
             STATE["targets"].append(target)
+            STATE["agents"].append(headers.get("user-agent", ""))
             STATE["amzdates"].append(headers.get("x-amz-date", ""))
             if headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
                 STATE["authorized"] += 1
