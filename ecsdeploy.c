@@ -2294,7 +2294,7 @@ struct cred_ctx {
 	char profile[128];                    /* effective profile name */
 	int profile_explicit;                 /* named by -p or AWS_PROFILE */
 	char region[64];
-	char region_source[96];
+	char region_source[160];
 	char looked[1024];                    /* "looked at" notes for the final error */
 	struct buf lookedb;
 	struct cred cur;                      /* the credentials in use */
