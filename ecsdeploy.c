@@ -4476,6 +4476,15 @@ struct cred_io {
 	    int *status, int *errnum);
 	int (*http)(void *ctx, const struct cred_http *rq, struct buf *out, int *status,
 	    struct err *e);
+	/*
+	 * One STS query-protocol call: form POSTed to endpoint, signed for
+	 * service "sts" in region with signer (NULL: unsigned); 0 with *status and
+	 * the XML body in out, or ED_EXIT_* via e. The product binds aws_query()
+	 * of section 10 here; tests bind a script of answers.
+	 */
+	int (*sts)(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+	    struct sv form, struct buf *out, int *status, struct err *e);
+	void *sts_ctx;
 };
 
 /* What the command line says about credentials and region. */
@@ -5810,23 +5819,143 @@ out:
 	return rc;
 }
 
-/* Until the HTTP client lands, the metadata sources have no road out. */
+/*
+ * Splits an absolute metadata URL into u (scheme, host, port) and the
+ * request target (path and query). Plain http:// is what the ECS agent and
+ * IMDS speak on their link-local addresses, so unlike http_url_parse() this
+ * does not limit http:// to loopback; callers have vetted the URL (see
+ * cred_container_url_ok()). Returns 0 or -1.
+ */
+static int
+cred_http_url(const char *url, struct http_url *u, char *target, size_t cap)
+{
+	struct sv s = sv_z(url), hostport, host, port = sv_make("", 0);
+	long slash, rb;
+
+	memset(u, 0, sizeof(*u));
+	if (sv_starts(s, "https://")) {
+		u->tls = 1;
+		u->port = 443;
+		s = sv_sub(s, 8, s.n);
+	} else if (sv_starts(s, "http://")) {
+		u->port = 80;
+		s = sv_sub(s, 7, s.n);
+	} else {
+		return -1;
+	}
+	slash = sv_chr(s, '/');
+	hostport = slash < 0 ? s : sv_sub(s, 0, (size_t)slash);
+	if (sv_chr(hostport, '@') >= 0 || sv_chr(hostport, '?') >= 0 || sv_chr(s, '#') >= 0)
+		return -1;
+	if (hostport.n && hostport.p[0] == '[') {
+		rb = sv_chr(hostport, ']');
+		if (rb < 0)
+			return -1;
+		host = sv_sub(hostport, 1, (size_t)rb);
+		port = sv_sub(hostport, (size_t)rb + 1, hostport.n);
+		if (port.n && port.p[0] != ':')
+			return -1;
+		port = sv_sub(port, port.n ? 1 : 0, port.n);
+	} else {
+		rb = sv_chr(hostport, ':');
+		host = rb < 0 ? hostport : sv_sub(hostport, 0, (size_t)rb);
+		if (rb >= 0) {
+			port = sv_sub(hostport, (size_t)rb + 1, hostport.n);
+			if (port.n == 0)
+				return -1;
+		}
+	}
+	if (host.n == 0 || cred_copy(u->host, sizeof(u->host), host) != 0)
+		return -1;
+	if (port.n) {
+		long v;
+
+		if (sv_to_long(port, 1, 65535, &v) != 0)
+			return -1;
+		u->port = (int)v;
+	}
+	if (cred_copy(target, cap, slash < 0 ? sv_z("/") : sv_sub(s, (size_t)slash, s.n)) != 0)
+		return -1;
+	snprintf(u->path, sizeof(u->path), "/");
+	return 0;
+}
+
+static int
+cred_http_sink(void *ctx, const char *p, size_t n, struct err *e)
+{
+	(void)e;
+	buf_put(ctx, p, n);
+	return 0;
+}
+
+/*
+ * The real metadata request over the HTTP client of section 7 (ctx is a
+ * struct http_client *), with the request's own timeouts. The body goes to
+ * out (overflow flagged there, the rest read and dropped).
+ */
 static int
 cred_sys_http(void *ctx, const struct cred_http *rq, struct buf *out, int *status, struct err *e)
 {
-	(void)ctx;
-	(void)out;
+	static struct http_parser hp;
+	struct http_client *hc = ctx;
+	struct http_url u;
+	struct http_hdr h[2];
+	struct http_req r;
+	char target[1024];
+	int ct, rt, rc, i;
+
 	*status = 0;
-	return err_set(e, ED_EXIT_NETWORK, "%s %s: no HTTP client in this build", rq->method, rq->url);
+	if (hc == NULL)
+		return err_set(e, ED_EXIT_INTERNAL, "%s %s: no HTTP client", rq->method, rq->url);
+	if (cred_http_url(rq->url, &u, target, sizeof(target)) != 0)
+		return err_set(e, ED_EXIT_USAGE, "%s: not an http:// or https:// URL", rq->url);
+	memset(&r, 0, sizeof(r));
+	r.method = sv_z(rq->method);
+	r.path = sv_z(target);
+	for (i = 0; i < rq->nhdr && i < 2; i++) {
+		h[i].name = sv_z(rq->hname[i]);
+		h[i].value = sv_z(rq->hval[i]);
+	}
+	r.hdr = h;
+	r.nhdr = (size_t)i;
+	r.idempotent = 1;
+	ct = hc->connect_timeout_ms;
+	rt = hc->read_timeout_ms;
+	hc->connect_timeout_ms = rq->timeout_ms;
+	hc->read_timeout_ms = rq->timeout_ms;
+	http_parser_init(&hp, 0, cred_http_sink, out);
+	rc = http_do(hc, &u, &r, &hp, e);
+	hc->connect_timeout_ms = ct;
+	hc->read_timeout_ms = rt;
+	if (rc == 0)
+		*status = hp.r.status;
+	return rc;
 }
 
-static void
-cred_io_system(struct cred_io *io)
+/* Until the resolver binds aws_query(), STS is out of reach. */
+static int
+cred_no_sts(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+    struct sv form, struct buf *out, int *status, struct err *e)
 {
-	io->ctx = NULL;
+	(void)ctx;
+	(void)region;
+	(void)signer;
+	(void)form;
+	(void)out;
+	*status = 0;
+	return err_set(e, ED_EXIT_INTERNAL, "STS %s: no AWS transport bound", endpoint);
+}
+
+/* The real seams; http_client (may be NULL until there is one) carries metadata requests. */
+static void
+cred_io_system(struct cred_io *io, struct http_client *http_client)
+{
+	io->ctx = http_client;
 	io->read_file = cred_sys_read_file;
 	io->run = cred_sys_run;
 	io->http = cred_sys_http;
+	io->sts = cred_no_sts;
+	io->sts_ctx = NULL;
 }
 
 /* Cannot fail. c is large: the caller keeps it static or on the heap. */
@@ -5846,6 +5975,660 @@ cred_init(struct cred_ctx *c, struct world *w, struct cred_io *io, const struct 
 /*
  * (Built by the transport issue.) aws_call(): the single road to AWS.
  */
+
+/* ---- the query protocol (STS) --------------------------------------------------- */
+/*
+ * aws_query(): one AWS query-protocol call (form body, XML answer), signed
+ * with SigV4 for service "sts" (signer NULL: sent unsigned, as
+ * AssumeRoleWithWebIdentity must be). The signature of struct cred_io's sts
+ * seam; ctx is the struct http_client * to send on.
+ *
+ * Provisional: sends once over http_do(). It is to be routed through the
+ * transport's signed send (retries, clock-skew correction) when section 10
+ * exposes one.
+ */
+static int
+aws_query(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+    struct sv form, struct buf *out, int *status, struct err *e)
+{
+	static struct http_parser hp;
+	struct http_client *hc = ctx;
+	struct http_url u;
+	struct sig_header sh[4];
+	struct http_hdr hh[4];
+	struct sig_req sr;
+	struct sig_creds sc;
+	struct http_req rq;
+	char amz[17], host[300], authz[1024];
+	struct buf hb, ab;
+	size_t n = 0, i;
+	int rc;
+
+	*status = 0;
+	rc = http_url_parse(&u, endpoint, "STS endpoint", e);
+	if (rc != 0)
+		return rc;
+	buf_init(&hb, host, sizeof(host));
+	http_host_value(&u, &hb);
+	sig_amzdate(hc->w->wall_now(hc->w->ctx), amz);
+	sh[n].name = sv_z("Host");
+	sh[n++].value = sv_make(host, hb.len);
+	sh[n].name = sv_z("Content-Type");
+	sh[n++].value = sv_z("application/x-www-form-urlencoded; charset=utf-8");
+	sh[n].name = sv_z("X-Amz-Date");
+	sh[n++].value = sv_z(amz);
+	if (signer && signer->token[0]) {
+		sh[n].name = sv_z("X-Amz-Security-Token");
+		sh[n++].value = sv_z(signer->token);
+	}
+	for (i = 1; i < n; i++) {
+		hh[i - 1].name = sh[i].name;
+		hh[i - 1].value = sh[i].value;
+	}
+	if (signer) {
+		memset(&sr, 0, sizeof(sr));
+		sr.method = sv_z("POST");
+		sr.path = sv_z(u.path);
+		sr.query = sv_make("", 0);
+		sr.hdr = sh;
+		sr.nhdr = n;
+		sr.body = form;
+		sr.region = sv_z(region);
+		sr.service = sv_z("sts");
+		sc.akid = sv_z(signer->akid);
+		sc.secret = sv_z(signer->secret);
+		sc.token = sv_z(signer->token);
+		buf_init(&ab, authz, sizeof(authz));
+		rc = sig_sign(&sr, &sc, amz, &ab, e);
+		if (rc != 0)
+			return rc;
+		hh[n - 1].name = sv_z("Authorization");
+		hh[n - 1].value = sv_make(authz, ab.len);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.method = sv_z("POST");
+	rq.path = sv_z(u.path);
+	rq.hdr = hh;
+	rq.nhdr = signer ? n : n - 1;
+	rq.body = form;
+	http_parser_init(&hp, 0, cred_http_sink, out);
+	rc = http_do(hc, &u, &rq, &hp, e);
+	memset(authz, 0, sizeof(authz));
+	if (rc == 0)
+		*status = hp.r.status;
+	return rc;
+}
+
+/* ---- STS and roles (§7.1) ------------------------------------------------------ */
+/*
+ * The credential sources that need STS, and the resolver that walks the
+ * whole chain (§7.1) and the region lookup (§7.2). STS speaks the query
+ * protocol: a form body "Action=...&Version=2011-06-15&..." POSTed to
+ * https://sts.<region>.amazonaws.com (.amazonaws.com.cn for the aws-cn
+ * partition; AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL override it),
+ * answered in XML that cred_xml_get() reads. Requests go through aws_query()
+ * above, so they are signed, sent and retried like every other AWS call;
+ * AssumeRoleWithWebIdentity is sent unsigned, as AWS requires.
+ *
+ * Order of the chain (first that yields wins):
+ *   -k/-s; environment; web identity from the environment; the profile of
+ *   the shared files (-p, AWS_PROFILE or default); container credentials;
+ *   EC2 instance metadata. -p limits the chain to -k/-s and that profile;
+ *   --aws-instance-profile to container and instance credentials.
+ * Then -a assumes a role with whatever the chain found.
+ *
+ * A profile resolves in the order the AWS SDKs use: role_arn (with
+ * source_profile, credential_source or web_identity_token_file), static
+ * keys, credential_process. Role chains are followed up to
+ * ED_MAX_ROLE_CHAIN profiles; a cycle is an error.
+ *
+ * Errors: ED_EXIT_AUTH naming the source that failed and, for STS refusals,
+ * STS's code and message ("web identity (AWS_WEB_IDENTITY_TOKEN_FILE):
+ * AccessDenied: ..."); ED_EXIT_USAGE for a malformed role ARN or setting;
+ * ED_EXIT_NETWORK when STS cannot be reached. Known secrets (the web
+ * identity token, keys) are cut out of any message STS sends back.
+ */
+
+#define CRED_STS_VERSION "2011-06-15"
+
+/* Appends "&key=value" with value percent-encoded (RFC 3986 unreserved kept). */
+static void
+cred_form_put(struct buf *b, const char *key, struct sv val)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	if (b->len)
+		buf_putc(b, '&');
+	buf_putz(b, key);
+	buf_putc(b, '=');
+	for (i = 0; i < val.n; i++) {
+		unsigned char ch = (unsigned char)val.p[i];
+
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			buf_putc(b, (char)ch);
+		} else {
+			buf_putc(b, '%');
+			buf_putc(b, hex[ch >> 4]);
+			buf_putc(b, hex[ch & 15]);
+		}
+	}
+}
+
+/* Replaces every occurrence of secret in msg with "[redacted]" (in place, bounded). */
+static void
+cred_redact(char *msg, size_t cap, struct sv secret)
+{
+	char *hit;
+
+	if (secret.n < 6)
+		return;
+	for (;;) {
+		size_t n = strlen(msg), at;
+		char tmp[ED_MAX_ERRMSG];
+
+		hit = NULL;
+		for (at = 0; at + secret.n <= n; at++) {
+			if (memcmp(msg + at, secret.p, secret.n) == 0) {
+				hit = msg + at;
+				break;
+			}
+		}
+		if (hit == NULL)
+			return;
+		snprintf(tmp, sizeof(tmp), "%.*s[redacted]%s", (int)at, msg, hit + secret.n);
+		snprintf(msg, cap, "%s", tmp);
+	}
+}
+
+/* "arn:<partition>:iam::<account>:role/<name>" -> partition view, or -1. */
+static int
+cred_role_arn_ok(struct sv arn, struct sv *partition)
+{
+	struct sv rest;
+	long colon;
+
+	if (!sv_starts(arn, "arn:") || arn.n > 2048)
+		return -1;
+	rest = sv_sub(arn, 4, arn.n);
+	colon = sv_chr(rest, ':');
+	if (colon <= 0)
+		return -1;
+	*partition = sv_sub(rest, 0, (size_t)colon);
+	rest = sv_sub(rest, (size_t)colon + 1, rest.n);
+	if (!sv_starts(rest, "iam::"))
+		return -1;
+	rest = sv_sub(rest, 5, rest.n);
+	colon = sv_chr(rest, ':');
+	if (colon != 12)
+		return -1;
+	rest = sv_sub(rest, 13, rest.n);
+	return sv_starts(rest, "role/") && rest.n > 5 ? 0 : -1;
+}
+
+/*
+ * The STS endpoint: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else the regional
+ * endpoint of the partition (from the role ARN when there is one, else from
+ * the region's name).
+ */
+static void
+cred_sts_endpoint(struct cred_ctx *c, struct sv partition, char *out, size_t cap)
+{
+	const char *ep = cred_env(c, "AWS_ENDPOINT_URL_STS");
+	int cn;
+
+	if (!ep)
+		ep = cred_env(c, "AWS_ENDPOINT_URL");
+	if (ep) {
+		snprintf(out, cap, "%s", ep);
+		return;
+	}
+	cn = partition.n ? sv_eqz(partition, "aws-cn") : sv_starts(sv_z(c->region), "cn-");
+	snprintf(out, cap, "https://sts.%s.amazonaws.com%s", c->region, cn ? ".cn" : "");
+}
+
+/*
+ * Reads the Credentials of an STS answer (result is "AssumeRoleResult" or
+ * "AssumeRoleWithWebIdentityResult") into *out, or maps an error answer:
+ * ED_EXIT_AUTH "<label>: <Code>: <Message>" with the known secrets cut out.
+ */
+static int
+cred_sts_answer(const char *label, const char *result, struct sv xml, int status,
+    struct sv secret1, struct sv secret2, struct cred *out, struct err *e)
+{
+	char path[128], akid[128], exp[64], code[96], msg[300];
+	static char sec[128], tok[ED_MAX_CRED_TOKEN];
+	struct buf ab, sb, tb, xb, cb, mb;
+	int64_t expires = 0;
+	int rc;
+
+	if (status != 200) {
+		buf_init(&cb, code, sizeof(code));
+		buf_init(&mb, msg, sizeof(msg));
+		if (cred_xml_get(xml, "Error/Code", &cb) != 0)
+			snprintf(code, sizeof(code), "HTTP %d", status);
+		if (cred_xml_get(xml, "Error/Message", &mb) != 0)
+			snprintf(msg, sizeof(msg), "(no message)");
+		rc = err_set(e, ED_EXIT_AUTH, "%s: %s: %s", label, code, msg);
+		if (e->code == rc && strcmp(e->aws_type, "") == 0) {
+			e->http_status = status;
+			snprintf(e->aws_type, sizeof(e->aws_type), "%s", code);
+			buf_init(&cb, e->request_id, sizeof(e->request_id));
+			cred_xml_get(xml, "RequestId", &cb);
+		}
+		cred_redact(e->msg, sizeof(e->msg), secret1);
+		cred_redact(e->msg, sizeof(e->msg), secret2);
+		return rc;
+	}
+	buf_init(&ab, akid, sizeof(akid));
+	buf_init(&sb, sec, sizeof(sec));
+	buf_init(&tb, tok, sizeof(tok));
+	buf_init(&xb, exp, sizeof(exp));
+	snprintf(path, sizeof(path), "%s/Credentials/AccessKeyId", result);
+	rc = cred_xml_get(xml, path, &ab);
+	snprintf(path, sizeof(path), "%s/Credentials/SecretAccessKey", result);
+	rc |= cred_xml_get(xml, path, &sb);
+	snprintf(path, sizeof(path), "%s/Credentials/SessionToken", result);
+	rc |= cred_xml_get(xml, path, &tb);
+	snprintf(path, sizeof(path), "%s/Credentials/Expiration", result);
+	rc |= cred_xml_get(xml, path, &xb);
+	if (rc != 0 || cred_iso8601(sv_make(exp, xb.len), &expires) != 0)
+		rc = err_set(e, ED_EXIT_AUTH, "%s: STS answered without complete credentials", label);
+	else
+		rc = cred_set(out, sv_make(akid, ab.len), sv_make(sec, sb.len), sv_make(tok, tb.len),
+		    expires, label, e);
+	memset(sec, 0, sizeof(sec));
+	memset(tok, 0, sizeof(tok));
+	return rc;
+}
+
+/* One role to assume. */
+struct cred_role {
+	struct sv arn;
+	struct sv session;         /* "" -> ecs-deploy-<epoch> */
+	struct sv external_id;     /* may be empty */
+	struct sv web_token;       /* AssumeRoleWithWebIdentity when non-empty */
+	long duration;             /* seconds; 0 -> 3600 */
+};
+
+/*
+ * AssumeRole with signer's credentials, or AssumeRoleWithWebIdentity
+ * (unsigned) when role->web_token is set. label names the source in
+ * messages and becomes out->source.
+ */
+static int
+cred_sts_assume(struct cred_ctx *c, const struct cred *signer,
+    const struct cred_role *role, const char *label, struct cred *out, struct err *e)
+{
+	static char form[ED_MAX_WEB_TOKEN + 4096], xml[ED_MAX_META_BODY];
+	char endpoint[512], session[80];
+	struct buf fb, xb;
+	struct sv partition = sv_make("", 0);
+	int status = 0, rc;
+	int web = role->web_token.n > 0;
+
+	if (cred_role_arn_ok(role->arn, &partition) != 0)
+		return err_set(e, ED_EXIT_USAGE, "%s: '%.*s' is not an IAM role ARN "
+		    "(arn:aws:iam::123456789012:role/name)", label, (int)(role->arn.n > 200 ? 200 :
+		    role->arn.n), role->arn.p);
+	if (role->session.n)
+		snprintf(session, sizeof(session), "%.*s", (int)(role->session.n > 64 ? 64 :
+		    role->session.n), role->session.p);
+	else
+		snprintf(session, sizeof(session), "ecs-deploy-%lld",
+		    (long long)c->w->wall_now(c->w->ctx));
+	buf_init(&fb, form, sizeof(form));
+	cred_form_put(&fb, "Action", sv_z(web ? "AssumeRoleWithWebIdentity" : "AssumeRole"));
+	cred_form_put(&fb, "Version", sv_z(CRED_STS_VERSION));
+	cred_form_put(&fb, "RoleArn", role->arn);
+	cred_form_put(&fb, "RoleSessionName", sv_z(session));
+	if (role->duration) {
+		char d[24];
+
+		snprintf(d, sizeof(d), "%ld", role->duration);
+		cred_form_put(&fb, "DurationSeconds", sv_z(d));
+	}
+	if (role->external_id.n)
+		cred_form_put(&fb, "ExternalId", role->external_id);
+	if (web)
+		cred_form_put(&fb, "WebIdentityToken", role->web_token);
+	if (fb.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: request too big", label);
+	cred_sts_endpoint(c, partition, endpoint, sizeof(endpoint));
+	buf_init(&xb, xml, sizeof(xml));
+	rc = c->io->sts(c->io->sts_ctx, endpoint, c->region, web ? NULL : signer,
+	    sv_make(form, fb.len), &xb, &status, e);
+	memset(form, 0, sizeof(form));
+	if (rc != 0) {
+		char tmp[ED_MAX_ERRMSG];
+
+		snprintf(tmp, sizeof(tmp), "%s", e->msg);
+		snprintf(e->msg, sizeof(e->msg), "%s: %s", label, tmp);
+		return rc;
+	}
+	if (xb.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: STS answer too big: ED_MAX_META_BODY", label);
+	rc = cred_sts_answer(label, web ? "AssumeRoleWithWebIdentityResult" : "AssumeRoleResult",
+	    sv_make(xml, xb.len), status, role->web_token,
+	    signer ? sv_z(signer->secret) : sv_make("", 0), out, e);
+	memset(xml, 0, sizeof(xml));
+	return rc;
+}
+
+/* Reads a web identity token file and assumes role_arn with it. */
+static int
+cred_web_identity(struct cred_ctx *c, const char *label, const char *file,
+    struct sv role_arn, struct sv session, long duration, struct cred *out, struct err *e)
+{
+	static char tokmem[ED_MAX_WEB_TOKEN];
+	struct cred_role r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = cred_token_file(c, label, file, tokmem, sizeof(tokmem), &r.web_token, e);
+	if (rc != 0)
+		return rc;
+	r.arn = role_arn;
+	r.session = session;
+	r.duration = duration;
+	rc = cred_sts_assume(c, NULL, &r, label, out, e);
+	memset(tokmem, 0, sizeof(tokmem));
+	return rc;
+}
+
+/* AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN [+ AWS_ROLE_SESSION_NAME]. */
+static int
+cred_from_web_env(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	const char *file = cred_env(c, "AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *arn = cred_env(c, "AWS_ROLE_ARN");
+
+	if (!file || !arn) {
+		cred_note(c, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE%s unset",
+		    file ? "" : " or AWS_ROLE_ARN");
+		return CRED_NONE;
+	}
+	return cred_web_identity(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)", file, sv_z(arn),
+	    sv_z(cred_env(c, "AWS_ROLE_SESSION_NAME")), 0, out, e);
+}
+
+/* credential_source = Environment | Ec2InstanceMetadata | EcsContainer. */
+static int
+cred_from_named_source(struct cred_ctx *c, struct sv prof, struct sv src, struct cred *out,
+    struct err *e)
+{
+	int rc;
+
+	if (sv_eqz(src, "Environment"))
+		rc = cred_from_env(c, out, e);
+	else if (sv_eqz(src, "Ec2InstanceMetadata"))
+		rc = cred_from_imds(c, out, e);
+	else if (sv_eqz(src, "EcsContainer"))
+		rc = cred_from_container(c, out, e);
+	else
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: credential_source '%.*s' is not one of "
+		    "Environment, Ec2InstanceMetadata, EcsContainer", (int)prof.n, prof.p,
+		    (int)(src.n > 60 ? 60 : src.n), src.p);
+	if (rc == CRED_NONE)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: credential_source %.*s gave no "
+		    "credentials", (int)prof.n, prof.p, (int)src.n, src.p);
+	return rc;
+}
+
+/*
+ * The role settings of profile `name` (role_arn given): session name,
+ * external id, duration. Refuses mfa_serial (no prompt here).
+ */
+static int
+cred_profile_role(struct cred_ctx *c, struct sv name, struct sv arn, struct cred_role *r,
+    char *label, size_t cap, struct err *e)
+{
+	struct sv v;
+	long dur = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->arn = arn;
+	cred_prof_get(c, name, "role_session_name", &r->session);
+	cred_prof_get(c, name, "external_id", &r->external_id);
+	if (cred_prof_get(c, name, "duration_seconds", &v) && sv_to_long(v, 900, 43200, &dur) != 0)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: duration_seconds must be 900 to 43200",
+		    (int)name.n, name.p);
+	r->duration = dur;
+	if (cred_prof_get(c, name, "mfa_serial", &v))
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: mfa_serial needs a one-time code and "
+		    "ecs-deploy cannot prompt; use a profile without MFA or a credential_process",
+		    (int)name.n, name.p);
+	snprintf(label, cap, "profile %.*s (role_arn %.*s)", (int)name.n, name.p,
+	    (int)(arn.n > 200 ? 200 : arn.n), arn.p);
+	return 0;
+}
+
+/*
+ * Credentials of profile `name` in the SDKs' order: role_arn (base
+ * credentials from source_profile, which recurses, from credential_source,
+ * or a web_identity_token_file), static keys, credential_process. visited[]
+ * holds the `depth` profiles of the chain so far. CRED_NONE when the profile
+ * exists but holds no credentials.
+ */
+static int
+cred_from_profile(struct cred_ctx *c, struct sv name, int depth, struct sv *visited,
+    struct cred *out, struct err *e)
+{
+	struct cred base;
+	struct cred_role r;
+	struct sv arn, sp, cs, wf, cmd, v;
+	char label[320], file[1024];
+	int i, rc;
+
+	if (depth >= ED_MAX_ROLE_CHAIN)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: role chain longer than "
+		    "ED_MAX_ROLE_CHAIN (%d profiles)", (int)name.n, name.p, ED_MAX_ROLE_CHAIN);
+	for (i = 0; i < depth; i++) {
+		if (sv_eq(visited[i], name))
+			return err_set(e, ED_EXIT_AUTH, "profile %.*s: source_profile loops back to "
+			    "it from profile %.*s", (int)name.n, name.p, (int)visited[depth - 1].n,
+			    visited[depth - 1].p);
+	}
+	if (!cred_prof_exists(c, name))
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s not found in %s or %s", (int)name.n,
+		    name.p, c->crd_path[0] ? c->crd_path : "(no credentials file)",
+		    c->cfg_path[0] ? c->cfg_path : "(no config file)");
+	visited[depth] = name;
+	if (!cred_prof_get(c, name, "role_arn", &arn)) {
+		rc = cred_from_profile_keys(c, name, out, e);
+		if (rc == CRED_NONE && cred_prof_get(c, name, "credential_process", &cmd))
+			rc = cred_from_process(c, name, cmd, out, e);
+		if (rc == CRED_NONE && (cred_prof_get(c, name, "sso_session", &v) ||
+		    cred_prof_get(c, name, "sso_start_url", &v)))
+			rc = err_set(e, ED_EXIT_AUTH, "profile %.*s uses IAM Identity Center (SSO), "
+			    "which ecs-deploy does not read; set credential_process = aws configure "
+			    "export-credentials --profile %.*s --format process", (int)name.n, name.p,
+			    (int)name.n, name.p);
+		return rc;
+	}
+	rc = cred_profile_role(c, name, arn, &r, label, sizeof(label), e);
+	if (rc != 0)
+		return rc;
+	if (cred_prof_get(c, name, "source_profile", &sp)) {
+		if (sv_eq(sp, name))
+			rc = cred_from_profile_keys(c, name, &base, e);
+		else
+			rc = cred_from_profile(c, sp, depth + 1, visited, &base, e);
+		if (rc == CRED_NONE)
+			rc = err_set(e, ED_EXIT_AUTH, "profile %.*s: source_profile %.*s has no "
+			    "credentials", (int)name.n, name.p, (int)sp.n, sp.p);
+	} else if (cred_prof_get(c, name, "credential_source", &cs)) {
+		rc = cred_from_named_source(c, name, cs, &base, e);
+	} else if (cred_prof_get(c, name, "web_identity_token_file", &wf)) {
+		cred_copy(file, sizeof(file), wf);
+		return cred_web_identity(c, label, file, arn, r.session, r.duration, out, e);
+	} else {
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: role_arn needs source_profile, "
+		    "credential_source or web_identity_token_file", (int)name.n, name.p);
+	}
+	if (rc == 0)
+		rc = cred_sts_assume(c, &base, &r, label, out, e);
+	cred_wipe(&base);
+	return rc;
+}
+
+/* The shared files' profile as a chain step. */
+static int
+cred_from_files(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	struct sv visited[ED_MAX_ROLE_CHAIN];
+	struct sv name;
+	int rc = cred_load_files(c, e);
+
+	if (rc != 0)
+		return rc;
+	name = sv_z(c->profile);
+	if (!cred_prof_exists(c, name) && !c->profile_explicit) {
+		cred_note(c, "shared files: no profile %s in %s, %s", c->profile,
+		    c->crd_path[0] ? c->crd_path : "(HOME unset)",
+		    c->cfg_path[0] ? c->cfg_path : "(HOME unset)");
+		return CRED_NONE;
+	}
+	rc = cred_from_profile(c, name, 0, visited, out, e);
+	if (rc == CRED_NONE)
+		cred_note(c, "shared files: profile %s has no credentials", c->profile);
+	return rc;
+}
+
+/* The chain without -a. */
+static int
+cred_chain(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	int rc = cred_from_args(c, out, e);
+
+	if (rc != CRED_NONE)
+		return rc;
+	if (c->opt.instance_only) {
+		rc = cred_from_container(c, out, e);
+		if (rc == CRED_NONE)
+			rc = cred_from_imds(c, out, e);
+		if (rc == CRED_NONE)
+			rc = err_set(e, ED_EXIT_AUTH, "--aws-instance-profile: no container or instance "
+			    "credentials; looked at: %s", c->looked);
+		return rc;
+	}
+	if (c->opt.profile && c->opt.profile[0]) {
+		rc = cred_from_files(c, out, e);
+		if (rc == CRED_NONE)
+			rc = err_set(e, ED_EXIT_AUTH, "profile %s has no credentials", c->profile);
+		return rc;
+	}
+	rc = cred_from_env(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_web_env(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_files(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_container(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_imds(c, out, e);
+	if (rc == CRED_NONE)
+		rc = err_set(e, ED_EXIT_AUTH, "no AWS credentials found; looked at: %s", c->looked);
+	return rc;
+}
+
+/*
+ * Resolves region and credentials into c->region and c->cur (§7.1, §7.2)
+ * and applies -a on top. c->looked collects what the chain looked at.
+ */
+static int
+cred_resolve(struct cred_ctx *c, struct err *e)
+{
+	struct cred base;
+	struct cred_role r;
+	char label[600];
+	int rc;
+
+	c->lookedb.len = 0;
+	c->looked[0] = '\0';
+	rc = cred_region(c, e);
+	if (rc == 0)
+		rc = cred_chain(c, &base, e);
+	if (rc == 0 && c->opt.assume_role && c->opt.assume_role[0]) {
+		memset(&r, 0, sizeof(r));
+		r.arn = sv_z(c->opt.assume_role);
+		r.duration = 3600;
+		snprintf(label, sizeof(label), "role %.200s (-a) assumed with %s", c->opt.assume_role,
+		    base.source);
+		rc = cred_sts_assume(c, &base, &r, label, &c->cur, e);
+	} else if (rc == 0) {
+		c->cur = base;
+	}
+	cred_wipe(&base);
+	c->have = rc == 0;
+	return rc;
+}
+
+/* The refresh hook cred_fresh() calls: the same resolution again. */
+static int
+cred_refresh(struct cred_ctx *c, struct err *e)
+{
+	c->have = 0;
+	cred_wipe(&c->cur);
+	return cred_resolve(c, e);
+}
+
+/*
+ * Sets up c for a run and resolves: the product's entry point. io's sts seam
+ * must be bound (aws_query). Afterwards the AWS layer calls cred_fresh(c)
+ * before each signature and signs with c->cur.
+ */
+static int
+cred_start(struct cred_ctx *c, struct err *e)
+{
+	c->refresh = cred_refresh;
+	return cred_resolve(c, e);
+}
+
+/* Who the credentials belong to: STS GetCallerIdentity. */
+struct cred_who {
+	char arn[512];
+	char account[32];
+	char user_id[256];
+};
+
+static int
+cred_whoami(struct cred_ctx *c, struct cred_who *who, struct err *e)
+{
+	static char xml[ED_MAX_META_BODY];
+	char endpoint[512], form[96];
+	struct buf fb, xb, b;
+	int status = 0, rc;
+
+	memset(who, 0, sizeof(*who));
+	rc = cred_fresh(c, e);
+	if (rc != 0)
+		return rc;
+	buf_init(&fb, form, sizeof(form));
+	cred_form_put(&fb, "Action", sv_z("GetCallerIdentity"));
+	cred_form_put(&fb, "Version", sv_z(CRED_STS_VERSION));
+	cred_sts_endpoint(c, sv_make("", 0), endpoint, sizeof(endpoint));
+	buf_init(&xb, xml, sizeof(xml));
+	rc = c->io->sts(c->io->sts_ctx, endpoint, c->region, &c->cur, sv_make(form, fb.len), &xb,
+	    &status, e);
+	if (rc != 0)
+		return rc;
+	if (status != 200) {
+		struct cred dummy;
+
+		return cred_sts_answer("GetCallerIdentity", "", sv_make(xml, xb.len), status,
+		    sv_z(c->cur.secret), sv_z(c->cur.token), &dummy, e);
+	}
+	buf_init(&b, who->arn, sizeof(who->arn));
+	rc = cred_xml_get(sv_make(xml, xb.len), "GetCallerIdentityResult/Arn", &b);
+	buf_init(&b, who->account, sizeof(who->account));
+	rc |= cred_xml_get(sv_make(xml, xb.len), "GetCallerIdentityResult/Account", &b);
+	buf_init(&b, who->user_id, sizeof(who->user_id));
+	cred_xml_get(sv_make(xml, xb.len), "GetCallerIdentityResult/UserId", &b);
+	if (rc != 0)
+		return err_set(e, ED_EXIT_AUTH, "GetCallerIdentity: the answer has no Arn or Account");
+	return 0;
+}
 
 /* ===== 11. ECS operations ================================================= */
 /*
