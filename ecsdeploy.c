@@ -6303,7 +6303,7 @@ cred_sts_assume(struct cred_ctx *c, const struct cred *signer,
 		char tmp[ED_MAX_ERRMSG];
 
 		snprintf(tmp, sizeof(tmp), "%s", e->msg);
-		snprintf(e->msg, sizeof(e->msg), "%s: %s", label, tmp);
+		snprintf(e->msg, sizeof(e->msg), "%.200s: %.300s", label, tmp);
 		return rc;
 	}
 	if (xb.overflow)
@@ -6628,6 +6628,25 @@ cred_whoami(struct cred_ctx *c, struct cred_who *who, struct err *e)
 	if (rc != 0)
 		return err_set(e, ED_EXIT_AUTH, "GetCallerIdentity: the answer has no Arn or Account");
 	return 0;
+}
+
+/*
+ * The ECS endpoint as §7.2 says: --endpoint-url, AWS_ENDPOINT_URL_ECS,
+ * AWS_ENDPOINT_URL, else https://ecs.<region>.amazonaws.com (.com.cn for
+ * cn-*). For --check; the transport's own choice is what ECS calls use.
+ */
+static void
+cred_ecs_endpoint(struct cred_ctx *c, const char *flag, char *out, size_t cap)
+{
+	const char *ep = flag && flag[0] ? flag : cred_env(c, "AWS_ENDPOINT_URL_ECS");
+
+	if (!ep)
+		ep = cred_env(c, "AWS_ENDPOINT_URL");
+	if (ep)
+		snprintf(out, cap, "%s", ep);
+	else
+		snprintf(out, cap, "https://ecs.%s.amazonaws.com%s", c->region,
+		    sv_starts(sv_z(c->region), "cn-") ? ".cn" : "");
 }
 
 /* ===== 11. ECS operations ================================================= */
@@ -7262,6 +7281,7 @@ struct cli_opts {
 	int instance_profile, enable_rollback, use_latest, force_new, skip_check;
 	int run_task, wait_for_success, copy_tags, verbose, allow_no_match;
 	int render, dry_run, help, version;
+	int check;                  /* --check: region, endpoints, credentials, caller */
 	const char *container_images[ED_MAX_CONTAINER_IMAGES];
 	int n_container_images;
 
@@ -7313,6 +7333,7 @@ static const struct cli_flag cli_flags[] = {
 	{ NULL, "--copy-task-definition-tags", CLI_BOOL, CLI_S(copy_tags) },
 	{ "-v", "--verbose", CLI_BOOL, CLI_S(verbose) },
 	{ NULL, "--version", CLI_BOOL, CLI_S(version) },
+	{ NULL, "--check", CLI_BOOL, CLI_S(check) },
 	{ "-h", "--help", CLI_BOOL, CLI_S(help) },
 	{ NULL, "--container-image", CLI_REPEAT, CLI_S(container_images) },
 	{ NULL, "--allow-no-match", CLI_BOOL, CLI_S(allow_no_match) },
@@ -7348,6 +7369,8 @@ static const char cli_usage_text[] =
 "    -a | --aws-assume-role ARN     assume this role before any ECS call\n"
 "    --endpoint-url URL             ECS endpoint (else AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL)\n"
 "    --ca-bundle FILE               extra trusted CAs, PEM (else AWS_CA_BUNDLE)\n"
+"    --check                        show region, endpoints, credential source and caller\n"
+"                                   identity (STS GetCallerIdentity), then exit\n"
 "\n"
 "Optional arguments:\n"
 "    -t | --timeout SECONDS         wall-clock budget of each wait phase (default 90)\n"
@@ -7680,6 +7703,75 @@ cli_print_error(struct world *w, const struct err *e)
 	w_printf(w, 2, "ERROR: %s\n", e->msg);
 }
 
+/*
+ * --check (§7.1, §7.2): resolves region and credentials the way a deployment
+ * would, asks STS whose they are and prints what it found: never a secret,
+ * the access key id masked. Returns 0, or the resolver's code (3 region, 20
+ * credentials, 22 network) after printing the reason.
+ */
+static int
+cli_check(struct world *w, const struct cli_opts *o)
+{
+	static struct cred_ctx c;
+	static struct http_client hc;
+	static struct tls_anchors anchors;
+	struct cred_io io;
+	struct cred_opts co;
+	struct cred_who who;
+	struct err e;
+	char mask[16], ep[512];
+	const char *bundle = o->ca_bundle ? o->ca_bundle : w_getenv(w, "AWS_CA_BUNDLE");
+	int rc;
+
+	err_clear(&e);
+	tls_anchors_init(&anchors);
+	rc = bundle && bundle[0] ? tls_anchors_add_file(&anchors, bundle, &e) : 0;
+	http_client_init(&hc, w, &anchors);
+	if (rc == 0)
+		rc = http_proxy_from_env(&hc.proxy, w, &e);
+	memset(&co, 0, sizeof(co));
+	co.access_key = o->access_key;
+	co.secret_key = o->secret_key;
+	co.profile = o->profile;
+	co.region = o->region;
+	co.assume_role = o->assume_role;
+	co.instance_only = o->instance_profile;
+	cred_io_system(&io, &hc);
+	io.sts = aws_query;
+	io.sts_ctx = &hc;
+	cred_init(&c, w, &io, &co);
+	if (rc == 0)
+		rc = cred_start(&c, &e);
+	if (c.region[0]) {
+		w_printf(w, 1, "region:       %s (from %s)\n", c.region, c.region_source);
+		cred_ecs_endpoint(&c, o->endpoint_url, ep, sizeof(ep));
+		w_printf(w, 1, "ECS endpoint: %s\n", ep);
+		cred_sts_endpoint(&c, sv_make("", 0), ep, sizeof(ep));
+		w_printf(w, 1, "STS endpoint: %s\n", ep);
+	}
+	if (rc == 0) {
+		cred_mask(c.cur.akid, mask);
+		w_printf(w, 1, "credentials:  %s\n", c.cur.source);
+		w_printf(w, 1, "access key:   %s (%s)\n", mask, c.cur.expires ? "temporary" : "long-term");
+		if (c.cur.expires) {
+			int64_t left = c.cur.expires - w->wall_now(w->ctx);
+
+			w_printf(w, 1, "expires in:   %lld min\n", (long long)(left / 60));
+		}
+		rc = cred_whoami(&c, &who, &e);
+	}
+	if (rc == 0) {
+		w_printf(w, 1, "caller:       %s\n", who.arn);
+		w_printf(w, 1, "account:      %s\n", who.account);
+		w_printf(w, 1, "user id:      %s\n", who.user_id);
+	} else {
+		cli_print_error(w, &e);
+	}
+	cred_wipe(&c.cur);
+	http_client_close(&hc);
+	return rc;
+}
+
 static int
 cli_main(struct world *w, int argc, char **argv)
 {
@@ -7710,6 +7802,8 @@ cli_main(struct world *w, int argc, char **argv)
 		    ED_VERSION, ED_LIBC, ED_BEARSSL, ED_JSMN);
 		return ED_OK;
 	}
+	if (o.check)
+		return cli_check(w, &o);
 	rc = cli_validate(&o, &e);
 	if (rc == ED_EXIT_USAGE) {
 		cli_print_error(w, &e);
