@@ -667,6 +667,16 @@ sig_signature(const unsigned char key[32], struct sv sts, char out[65])
 	sig_hex(d, 32, out);
 }
 
+/* n decimal digits of v (0 <= v < 10^n), zero-padded, no NUL. */
+static void
+sig_digits(char *out, int64_t v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 /*
  * "YYYYMMDDTHHMMSSZ" (UTC) for unix_time; times before 1970 or after
  * 9999-12-31T23:59:59Z are clamped to those ends. Civil date from day count
@@ -695,8 +705,15 @@ sig_amzdate(int64_t unix_time, char out[17])
 	m = mp < 10 ? mp + 3 : mp - 9;
 	if (m <= 2)
 		y++;
-	snprintf(out, 17, "%04d%02d%02dT%02d%02d%02dZ", (int)y, (int)m, (int)d,
-	    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	sig_digits(out, y, 4);
+	sig_digits(out + 4, m, 2);
+	sig_digits(out + 6, d, 2);
+	out[8] = 'T';
+	sig_digits(out + 9, sod / 3600, 2);
+	sig_digits(out + 11, sod / 60 % 60, 2);
+	sig_digits(out + 13, sod % 60, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
 }
 
 /* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ */
@@ -808,6 +825,13 @@ sig_cmp(struct sv a, struct sv b)
 	return a.n < b.n ? -1 : a.n > b.n;
 }
 
+/* ASCII lowercase, independent of the C locale. */
+static int
+sig_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
 /* Case-insensitive (ASCII) order of two header names. */
 static int
 sig_cmp_name(struct sv a, struct sv b)
@@ -815,7 +839,7 @@ sig_cmp_name(struct sv a, struct sv b)
 	size_t i, n = a.n < b.n ? a.n : b.n;
 
 	for (i = 0; i < n; i++) {
-		int x = tolower((unsigned char)a.p[i]), y = tolower((unsigned char)b.p[i]);
+		int x = sig_lower((unsigned char)a.p[i]), y = sig_lower((unsigned char)b.p[i]);
 
 		if (x != y)
 			return x - y;
@@ -856,10 +880,12 @@ sig_canonical_path(struct sv path, struct buf *b)
 		if (seg.n == 0 || sv_eqz(seg, "."))
 			continue;
 		if (sv_eqz(seg, "..")) {
+			/* Above the root ".." stays at the root, as RFC 3986 5.2.4 says. */
+			if (b->len == start)
+				continue;
 			while (b->len > start && b->p[b->len - 1] != '/')
 				b->len--;
-			if (b->len > start)
-				b->len--;
+			b->len--;
 			b->p[b->len] = '\0';
 			continue;
 		}
@@ -967,7 +993,7 @@ sig_put_lower(struct buf *b, struct sv s)
 	size_t i;
 
 	for (i = 0; i < s.n; i++)
-		buf_putc(b, (char)tolower((unsigned char)s.p[i]));
+		buf_putc(b, (char)sig_lower((unsigned char)s.p[i]));
 }
 
 /*
@@ -1143,7 +1169,7 @@ sig_sign(const struct sig_req *r, const struct sig_creds *c, const char *amzdate
 	if (c->akid.n == 0 || c->akid.n > SIG_MAX_AKID)
 		return err_set(e, ED_EXIT_AUTH, "malformed AWS access key id (empty or too long)");
 	for (i = 0; i < c->akid.n; i++) {
-		if (!isalnum((unsigned char)c->akid.p[i]))
+		if (!sig_unreserved((unsigned char)c->akid.p[i]) || strchr("-._~", c->akid.p[i]) != NULL)
 			return err_set(e, ED_EXIT_AUTH, "malformed AWS access key id (not letters and digits)");
 	}
 	if (c->secret.n == 0)
