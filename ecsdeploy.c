@@ -6370,8 +6370,8 @@ cred_from_web_env(struct cred_ctx *c, struct cred *out, struct err *e)
 	const char *arn = cred_env(c, "AWS_ROLE_ARN");
 
 	if (!file || !arn) {
-		cred_note(c, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE%s unset",
-		    file ? "" : " or AWS_ROLE_ARN");
+		cred_note(c, "web identity: %s unset",
+		    file ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE");
 		return CRED_NONE;
 	}
 	return cred_web_identity(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)", file, sv_z(arn),
