@@ -88,6 +88,104 @@ fake_http(void *ctx, const struct cred_http *rq, struct buf *out, int *status, s
 	return err_set(e, ED_EXIT_NETWORK, "connect %s: refused", rq->url);
 }
 
+/*
+ * Fake STS: answers AssumeRole / AssumeRoleWithWebIdentity with keys named
+ * after the role ("AKID-<role name>"), GetCallerIdentity with the signer's
+ * key id; RoleArns containing "denied" get an AccessDenied error body whose
+ * message echoes the web token (to prove it is cut out). Every call is
+ * logged as "<Action> <RoleArn> signer=<akid|->|".
+ */
+static char sts_log[8192];
+static char sts_forms[8192];
+static int sts_calls;
+static int64_t sts_expiry = 1893456000;   /* 2030-01-01 */
+
+static struct sv
+form_get(struct sv form, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key), i = 0, o = 0;
+
+	while (i < form.n) {
+		size_t st = i;
+
+		while (i < form.n && form.p[i] != '&')
+			i++;
+		if (i - st > kl && memcmp(form.p + st, key, kl) == 0 && form.p[st + kl] == '=') {
+			size_t j;
+
+			for (j = st + kl + 1; j < i && o + 1 < cap; j++) {
+				if (form.p[j] == '%' && j + 2 < i) {
+					char h[3] = { form.p[j + 1], form.p[j + 2], 0 };
+
+					out[o++] = (char)strtol(h, NULL, 16);
+					j += 2;
+				} else {
+					out[o++] = form.p[j];
+				}
+			}
+			out[o] = '\0';
+			return sv_make(out, o);
+		}
+		i++;
+	}
+	out[0] = '\0';
+	return sv_make(out, 0);
+}
+
+static int
+fake_sts(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+    struct sv form, struct buf *out, int *status, struct err *e)
+{
+	char action[64], arn[256], tok[256], iso[32];
+	const char *role;
+	struct tm tm;
+	time_t t = (time_t)sts_expiry;
+
+	(void)ctx;
+	(void)e;
+	sts_calls++;
+	form_get(form, "Action", action, sizeof(action));
+	form_get(form, "RoleArn", arn, sizeof(arn));
+	form_get(form, "WebIdentityToken", tok, sizeof(tok));
+	snprintf(sts_log + strlen(sts_log), sizeof(sts_log) - strlen(sts_log), "%s %s signer=%s|",
+	    action, arn, signer ? signer->akid : "-");
+	snprintf(sts_forms + strlen(sts_forms), sizeof(sts_forms) - strlen(sts_forms),
+	    "%s @%s %s|", endpoint, region, form.p);
+	if (strstr(arn, "denied")) {
+		*status = 403;
+		buf_putz(out, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+		    "<Message>Not authorized for token ");
+		buf_putz(out, tok);
+		buf_putz(out, "</Message></Error><RequestId>req-1</RequestId></ErrorResponse>");
+		return 0;
+	}
+	*status = 200;
+	if (strcmp(action, "GetCallerIdentity") == 0) {
+		buf_putz(out, "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:sts::1:x/");
+		buf_putz(out, signer ? signer->akid : "-");
+		buf_putz(out, "</Arn><UserId>U</UserId><Account>111122223333</Account>"
+		    "</GetCallerIdentityResult></GetCallerIdentityResponse>");
+		return 0;
+	}
+	role = strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
+	gmtime_r(&t, &tm);
+	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_putz(out, "<R><");
+	buf_putz(out, action);
+	buf_putz(out, "Result><Credentials><AccessKeyId>AKID-");
+	buf_putz(out, role);
+	buf_putz(out, "</AccessKeyId><SecretAccessKey>SEC-");
+	buf_putz(out, role);
+	buf_putz(out, "</SecretAccessKey><SessionToken>TOK-");
+	buf_putz(out, role);
+	buf_putz(out, "</SessionToken><Expiration>");
+	buf_putz(out, iso);
+	buf_putz(out, "</Expiration></Credentials></");
+	buf_putz(out, action);
+	buf_putz(out, "Result></R>");
+	return 0;
+}
+
 static struct th_world TW;
 static struct world W;
 static struct cred_io IO;
@@ -109,6 +207,11 @@ setup(const char *const *env, const struct cred_opts *o)
 	IO.read_file = fake_read_file;
 	IO.run = fake_run;
 	IO.http = fake_http;
+	IO.sts = fake_sts;
+	IO.sts_ctx = NULL;
+	sts_log[0] = sts_forms[0] = '\0';
+	sts_calls = 0;
+	sts_expiry = 1893456000;
 	cred_init(&C, &W, &IO, o ? o : &none);
 	err_clear(&E);
 }
@@ -646,6 +749,8 @@ t_container_failures(void)
 }
 
 #define IMDS "http://127.0.0.1:9"
+static const char meta_imds[] = "{\"Code\":\"Success\",\"AccessKeyId\":\"AKIDIMDS\","
+	"\"SecretAccessKey\":\"SI\",\"Token\":\"TI\",\"Expiration\":\"2030-01-01T00:00:00Z\"}";
 
 static void
 imds_fake(const char *role_body)
@@ -661,7 +766,7 @@ imds_fake(const char *role_body)
 	F.http[2].method = "GET";
 	F.http[2].url = IMDS "/latest/meta-data/iam/security-credentials/web-role";
 	F.http[2].status = 200;
-	F.http[2].body = meta_ok;
+	F.http[2].body = meta_imds;
 	F.http[3].method = "GET";
 	F.http[3].url = IMDS "/latest/meta-data/placement/region";
 	F.http[3].status = 200;
@@ -678,7 +783,7 @@ t_imds(void)
 
 	setup(env, NULL);
 	imds_fake("web-role\n");
-	CHECK(cred_from_imds(&C, &k, &E) == 0 && strcmp(k.akid, "AKIDMETA") == 0 &&
+	CHECK(cred_from_imds(&C, &k, &E) == 0 && strcmp(k.akid, "AKIDIMDS") == 0 &&
 	    strstr(k.source, "role web-role"));
 	CHECK(strstr(F.http_log, "PUT " IMDS "/latest/api/token "
 	    "X-aws-ec2-metadata-token-ttl-seconds=21600|") == F.http_log);
@@ -781,6 +886,386 @@ t_sys_run(void)
 	CHECK(cred_sys_run(NULL, big, &b, 5000, &st, &en) == -3);
 }
 
+
+/* ---- STS sources, the chain and its precedence (fake STS) ---------------------- */
+
+#define ROLE(n) "arn:aws:iam::123456789012:role/" n
+
+static void
+t_web_identity_env(void)
+{
+	static const char *env[] = { "AWS_REGION=us-west-2", "AWS_WEB_IDENTITY_TOKEN_FILE=/run/tok",
+		"AWS_ROLE_ARN=" ROLE("gh"), "AWS_ROLE_SESSION_NAME=run-42",
+		"AWS_EC2_METADATA_DISABLED=true", NULL };
+
+	setup(env, NULL);
+	F.files[0].path = "/run/tok";
+	F.files[0].text = "eyJ.web-token.sig\n";
+	CHECK(cred_start(&C, &E) == 0);
+	CHECK(strcmp(C.cur.akid, "AKID-gh") == 0 && strcmp(C.cur.token, "TOK-gh") == 0);
+	CHECK(C.cur.expires == 1893456000);
+	CHECK(strcmp(sts_log, "AssumeRoleWithWebIdentity " ROLE("gh") " signer=-|") == 0);
+	CHECKF(strstr(sts_forms, "https://sts.us-west-2.amazonaws.com @us-west-2 "
+	    "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
+	    "123456789012%3Arole%2Fgh&RoleSessionName=run-42&WebIdentityToken=eyJ.web-token.sig|")
+	    == sts_forms, "%.400s", sts_forms);
+	CHECK(strstr(C.cur.source, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)") != NULL);
+}
+
+static void
+t_web_identity_denied_is_20_without_token(void)
+{
+	static const char *env[] = { "AWS_REGION=us-west-2", "AWS_WEB_IDENTITY_TOKEN_FILE=/run/tok",
+		"AWS_ROLE_ARN=" ROLE("denied"), NULL };
+
+	setup(env, NULL);
+	F.files[0].path = "/run/tok";
+	F.files[0].text = "PLANTED-WEB-TOKEN";
+	CHECK(cred_start(&C, &E) == ED_EXIT_AUTH);
+	CHECKF(strstr(E.msg, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE): AccessDenied: Not "
+	    "authorized for token [redacted]") == E.msg, "%.300s", E.msg);
+	CHECK(strstr(E.msg, "PLANTED") == NULL);
+	CHECK(strcmp(E.aws_type, "AccessDenied") == 0 && strcmp(E.request_id, "req-1") == 0 &&
+	    E.http_status == 403);
+	/* A missing token file names the file. */
+	setup(env, NULL);
+	CHECK(cred_start(&C, &E) == ED_EXIT_AUTH && strstr(E.msg, "cannot read /run/tok"));
+}
+
+/* Every source configured; each case removes the ones above the expected winner. */
+struct prec_case {
+	const char *name;
+	int args, env, web, file, container, imds;
+	const char *profile_flag;
+	int instance_only;
+	const char *want;   /* akid, or NULL for "no credentials" */
+};
+
+static const struct prec_case prec[] = {
+	{ "-k/-s beat everything", 1, 1, 1, 1, 1, 1, NULL, 0, "AKIDARG" },
+	{ "environment beats web identity", 0, 1, 1, 1, 1, 1, NULL, 0, "AKIDENV" },
+	{ "web identity beats the shared files", 0, 0, 1, 1, 1, 1, NULL, 0, "AKID-web" },
+	{ "shared files beat container", 0, 0, 0, 1, 1, 1, NULL, 0, "AKIDFILE" },
+	{ "container beats IMDS", 0, 0, 0, 0, 1, 1, NULL, 0, "AKIDMETA" },
+	{ "IMDS last", 0, 0, 0, 0, 0, 1, NULL, 0, "AKIDIMDS" },
+	{ "nothing: exit 20", 0, 0, 0, 0, 0, 0, NULL, 0, NULL },
+	{ "-p skips environment and web identity", 0, 1, 1, 1, 1, 1, "other", 0, "AKIDOTHER" },
+	{ "-k/-s beat -p", 1, 1, 1, 1, 1, 1, "other", 0, "AKIDARG" },
+	{ "--aws-instance-profile: container", 0, 1, 1, 1, 1, 1, NULL, 1, "AKIDMETA" },
+	{ "--aws-instance-profile: IMDS", 0, 1, 1, 1, 0, 1, NULL, 1, "AKIDIMDS" },
+	{ "--aws-instance-profile: none is exit 20", 0, 1, 1, 1, 0, 0, NULL, 1, NULL },
+};
+
+static void
+t_precedence(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(prec) / sizeof(prec[0]); i++) {
+		const struct prec_case *k = &prec[i];
+		const char *env[16];
+		struct cred_opts o;
+		char name[160], why[600];
+		int n = 0, rc, ok;
+
+		memset(&o, 0, sizeof(o));
+		env[n++] = "AWS_REGION=eu-west-1";
+		env[n++] = "HOME=/home/u";
+		if (k->args) {
+			o.access_key = "AKIDARG";
+			o.secret_key = "SECARG";
+		}
+		o.profile = k->profile_flag;
+		o.instance_only = k->instance_only;
+		if (k->env) {
+			env[n++] = "AWS_ACCESS_KEY_ID=AKIDENV";
+			env[n++] = "AWS_SECRET_ACCESS_KEY=SECENV";
+		}
+		if (k->web) {
+			env[n++] = "AWS_WEB_IDENTITY_TOKEN_FILE=/run/tok";
+			env[n++] = "AWS_ROLE_ARN=" ROLE("web");
+		}
+		if (k->container)
+			env[n++] = "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/creds";
+		env[n++] = k->imds ? "AWS_EC2_METADATA_SERVICE_ENDPOINT=" IMDS :
+		    "AWS_EC2_METADATA_DISABLED=true";
+		env[n] = NULL;
+		setup(env, &o);
+		F.files[0].path = "/run/tok";
+		F.files[0].text = "tok";
+		F.files[1].path = "/home/u/.aws/credentials";
+		F.files[1].text = k->file ? "[default]\naws_access_key_id=AKIDFILE\n"
+		    "aws_secret_access_key=SF\n[other]\naws_access_key_id=AKIDOTHER\n"
+		    "aws_secret_access_key=SO\n" : "[other]\naws_access_key_id=AKIDOTHER\n"
+		    "aws_secret_access_key=SO\n";
+		imds_fake("web-role\n");
+		F.http[4].method = "GET";
+		F.http[4].url = "http://127.0.0.1:9911/creds";
+		F.http[4].status = 200;
+		F.http[4].body = meta_ok;
+		rc = cred_start(&C, &E);
+		if (k->want)
+			ok = rc == 0 && strcmp(C.cur.akid, k->want) == 0;
+		else
+			ok = rc == ED_EXIT_AUTH && (strstr(E.msg, "no AWS credentials found; looked at:") ||
+			    strstr(E.msg, "--aws-instance-profile: no container or instance"));
+		snprintf(why, sizeof(why), "rc %d akid '%s' want '%s' (%.300s)", rc, C.cur.akid,
+		    k->want ? k->want : "none", E.msg);
+		snprintf(name, sizeof(name), "t_precedence: %s", k->name);
+		th_case(name, ok, why);
+	}
+}
+
+static void
+t_profile_env_missing_is_error(void)
+{
+	static const char *env[] = { "AWS_REGION=eu-west-1", "HOME=/home/u", "AWS_PROFILE=ghost",
+		"AWS_EC2_METADATA_DISABLED=true", NULL };
+
+	setup(env, NULL);
+	CHECK(cred_start(&C, &E) == ED_EXIT_AUTH &&
+	    strstr(E.msg, "profile ghost not found in /home/u/.aws/credentials or /home/u/.aws/config"));
+}
+
+static const char roles_cfg[] =
+	"[profile a]\nrole_arn = " ROLE("a") "\nsource_profile = base\nexternal_id = ext 1\n"
+	"role_session_name = s-a\nduration_seconds = 1800\n"
+	"[profile b]\nrole_arn = " ROLE("b") "\nsource_profile = a\n"
+	"[profile self]\nrole_arn = " ROLE("self") "\nsource_profile = self\n"
+	"[profile loop1]\nrole_arn = " ROLE("l1") "\nsource_profile = loop2\n"
+	"[profile loop2]\nrole_arn = " ROLE("l2") "\nsource_profile = loop1\n"
+	"[profile d1]\nrole_arn = " ROLE("d1") "\nsource_profile = d2\n"
+	"[profile d2]\nrole_arn = " ROLE("d2") "\nsource_profile = d3\n"
+	"[profile d3]\nrole_arn = " ROLE("d3") "\nsource_profile = d4\n"
+	"[profile d4]\nrole_arn = " ROLE("d4") "\nsource_profile = d5\n"
+	"[profile d5]\nrole_arn = " ROLE("d5") "\nsource_profile = base\n"
+	"[profile envsrc]\nrole_arn = " ROLE("e") "\ncredential_source = Environment\n"
+	"[profile ecs]\nrole_arn = " ROLE("c") "\ncredential_source = EcsContainer\n"
+	"[profile imds]\nrole_arn = " ROLE("i") "\ncredential_source = Ec2InstanceMetadata\n"
+	"[profile badsrc]\nrole_arn = " ROLE("x") "\ncredential_source = Bogus\n"
+	"[profile web]\nrole_arn = " ROLE("w") "\nweb_identity_token_file = /run/tok\n"
+	"[profile nosrc]\nrole_arn = " ROLE("n") "\n"
+	"[profile mfa]\nrole_arn = " ROLE("m") "\nsource_profile = base\nmfa_serial = arn:x\n"
+	"[profile proc]\ncredential_process = /opt/helper --json\n"
+	"[profile sso]\nsso_session = corp\n"
+	"[profile empty]\nregion = us-east-1\n"
+	"[profile srcdenied]\nrole_arn = " ROLE("denied") "\nsource_profile = base\n"
+	"[profile keysandrole]\nrole_arn = " ROLE("kr") "\nsource_profile = base\n";
+
+static const char roles_crd[] =
+	"[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = SB\n"
+	"[self]\naws_access_key_id = AKIDSELF\naws_secret_access_key = SS\n"
+	"[keysandrole]\naws_access_key_id = AKIDKR\naws_secret_access_key = SKR\n";
+
+struct role_case {
+	const char *profile;
+	int rc;
+	const char *want;      /* akid on success, message part on failure */
+	const char *log;       /* sts_log prefix, or NULL */
+};
+
+static const struct role_case role_cases[] = {
+	{ "a", 0, "AKID-a", "AssumeRole " ROLE("a") " signer=AKIDBASE|" },
+	{ "b", 0, "AKID-b", "AssumeRole " ROLE("a") " signer=AKIDBASE|AssumeRole " ROLE("b") " signer=AKID-a|" },
+	{ "self", 0, "AKID-self", "AssumeRole " ROLE("self") " signer=AKIDSELF|" },
+	{ "keysandrole", 0, "AKID-kr", "AssumeRole " ROLE("kr") " signer=AKIDBASE|" },
+	{ "loop1", ED_EXIT_AUTH, "profile loop1: source_profile loops back to it from profile loop2", "" },
+	{ "d1", ED_EXIT_AUTH, "role chain longer than ED_MAX_ROLE_CHAIN (5 profiles)", "" },
+	{ "envsrc", 0, "AKID-e", "AssumeRole " ROLE("e") " signer=AKIDENV|" },
+	{ "ecs", 0, "AKID-c", "AssumeRole " ROLE("c") " signer=AKIDMETA|" },
+	{ "imds", 0, "AKID-i", "AssumeRole " ROLE("i") " signer=AKIDIMDS|" },
+	{ "badsrc", ED_EXIT_AUTH, "credential_source 'Bogus' is not one of", "" },
+	{ "web", 0, "AKID-w", "AssumeRoleWithWebIdentity " ROLE("w") " signer=-|" },
+	{ "nosrc", ED_EXIT_AUTH, "role_arn needs source_profile, credential_source or web_identity_token_file", "" },
+	{ "mfa", ED_EXIT_AUTH, "mfa_serial needs a one-time code", "" },
+	{ "proc", 0, "AKIDPROC", "" },
+	{ "sso", ED_EXIT_AUTH, "IAM Identity Center (SSO)", "" },
+	{ "empty", ED_EXIT_AUTH, "profile empty has no credentials", "" },
+	{ "srcdenied", ED_EXIT_AUTH, "profile srcdenied (role_arn " ROLE("denied") "): AccessDenied: Not authorized", NULL },
+	{ "nothere", ED_EXIT_AUTH, "profile nothere not found", "" },
+};
+
+static void
+t_profile_roles(void)
+{
+	static const char *env[] = { "AWS_REGION=eu-west-1", "HOME=/home/u",
+		"AWS_ACCESS_KEY_ID=AKIDENV", "AWS_SECRET_ACCESS_KEY=SECENV",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/creds",
+		"AWS_EC2_METADATA_SERVICE_ENDPOINT=" IMDS, NULL };
+	size_t i;
+
+	for (i = 0; i < sizeof(role_cases) / sizeof(role_cases[0]); i++) {
+		const struct role_case *k = &role_cases[i];
+		struct cred_opts o;
+		char name[128], why[900];
+		int rc, ok;
+
+		memset(&o, 0, sizeof(o));
+		o.profile = k->profile;
+		setup(env, &o);
+		F.files[0].path = "/home/u/.aws/config";
+		F.files[0].text = roles_cfg;
+		F.files[1].path = "/home/u/.aws/credentials";
+		F.files[1].text = roles_crd;
+		F.files[2].path = "/run/tok";
+		F.files[2].text = "tok";
+		imds_fake("web-role");
+		F.http[4].method = "GET";
+		F.http[4].url = "http://127.0.0.1:9911/creds";
+		F.http[4].status = 200;
+		F.http[4].body = meta_ok;
+		F.proc_out = "{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"SP\"}";
+		rc = cred_start(&C, &E);
+		ok = rc == k->rc && (rc == 0 ? strcmp(C.cur.akid, k->want) == 0 :
+		    strstr(E.msg, k->want) != NULL) && (k->log == NULL || strcmp(sts_log, k->log) == 0);
+		snprintf(why, sizeof(why), "rc %d akid '%s' msg '%.300s' sts '%.300s'", rc, C.cur.akid,
+		    E.msg, sts_log);
+		snprintf(name, sizeof(name), "t_profile_roles: %s", k->profile);
+		th_case(name, ok, why);
+	}
+}
+
+static void
+t_profile_role_settings(void)
+{
+	static const char *env[] = { "AWS_REGION=eu-west-1", "HOME=/home/u", NULL };
+	struct cred_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.profile = "a";
+	setup(env, &o);
+	F.files[0].path = "/home/u/.aws/config";
+	F.files[0].text = roles_cfg;
+	F.files[1].path = "/home/u/.aws/credentials";
+	F.files[1].text = roles_crd;
+	CHECK(cred_start(&C, &E) == 0);
+	CHECKF(strstr(sts_forms, "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
+	    "123456789012%3Arole%2Fa&RoleSessionName=s-a&DurationSeconds=1800&ExternalId=ext%201|"),
+	    "%.400s", sts_forms);
+	CHECK(strstr(C.cur.source, "profile a (role_arn " ROLE("a") ")") != NULL);
+}
+
+static void
+t_assume_flag_and_endpoints(void)
+{
+	static const char *env[] = { "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDENV",
+		"AWS_SECRET_ACCESS_KEY=SECENV", NULL };
+	static const char *cn[] = { "AWS_REGION=cn-north-1", "AWS_ACCESS_KEY_ID=AKIDENV",
+		"AWS_SECRET_ACCESS_KEY=SECENV", NULL };
+	static const char *ovr[] = { "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDENV",
+		"AWS_SECRET_ACCESS_KEY=SECENV", "AWS_ENDPOINT_URL=http://127.0.0.1:1/all",
+		"AWS_ENDPOINT_URL_STS=http://127.0.0.1:2/sts", NULL };
+	static const char *ovr2[] = { "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDENV",
+		"AWS_SECRET_ACCESS_KEY=SECENV", "AWS_ENDPOINT_URL=http://127.0.0.1:1/all", NULL };
+	struct cred_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.assume_role = ROLE("deployer");
+	setup(env, &o);
+	CHECK(cred_start(&C, &E) == 0 && strcmp(C.cur.akid, "AKID-deployer") == 0);
+	CHECK(strcmp(sts_log, "AssumeRole " ROLE("deployer") " signer=AKIDENV|") == 0);
+	CHECKF(strstr(sts_forms, "https://sts.eu-west-1.amazonaws.com @eu-west-1 Action=AssumeRole&"
+	    "Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdeployer&"
+	    "RoleSessionName=ecs-deploy-1700000000&DurationSeconds=3600|") == sts_forms, "%.400s", sts_forms);
+	CHECK(strstr(C.cur.source, "(-a) assumed with environment (AWS_ACCESS_KEY_ID)") != NULL);
+	/* The partition comes from the ARN; cn-* regions get .amazonaws.com.cn. */
+	o.assume_role = "arn:aws-cn:iam::123456789012:role/deployer";
+	setup(cn, &o);
+	CHECK(cred_start(&C, &E) == 0);
+	CHECKF(strstr(sts_forms, "https://sts.cn-north-1.amazonaws.com.cn @cn-north-1 ") == sts_forms,
+	    "%.400s", sts_forms);
+	o.assume_role = ROLE("deployer");
+	setup(ovr, &o);
+	CHECK(cred_start(&C, &E) == 0 && strstr(sts_forms, "http://127.0.0.1:2/sts @eu-west-1 ") == sts_forms);
+	setup(ovr2, &o);
+	CHECK(cred_start(&C, &E) == 0 && strstr(sts_forms, "http://127.0.0.1:1/all @eu-west-1 ") == sts_forms);
+	/* A malformed role ARN is a usage error and never reaches STS. */
+	o.assume_role = "deployer";
+	setup(env, &o);
+	CHECK(cred_start(&C, &E) == ED_EXIT_USAGE && strstr(E.msg, "is not an IAM role ARN") &&
+	    sts_calls == 0);
+	/* -a failing names the role and the source of the base credentials. */
+	o.assume_role = ROLE("denied");
+	setup(env, &o);
+	CHECK(cred_start(&C, &E) == ED_EXIT_AUTH && strstr(E.msg, "role " ROLE("denied")
+	    " (-a) assumed with environment (AWS_ACCESS_KEY_ID): AccessDenied"));
+}
+
+static void
+t_refresh_before_expiry(void)
+{
+	static const char *env[] = { "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDENV",
+		"AWS_SECRET_ACCESS_KEY=SECENV", NULL };
+	struct cred_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.assume_role = ROLE("deployer");
+	setup(env, &o);
+	sts_expiry = TW.wall + 3600;
+	CHECK(cred_start(&C, &E) == 0 && sts_calls == 1 && C.cur.expires == TW.wall + 3600);
+	TW.wall += 3000;            /* 10 minutes left: still fine */
+	CHECK(cred_fresh(&C, &E) == 0 && sts_calls == 1);
+	TW.wall += 400;             /* 200 s left: refresh */
+	sts_expiry = TW.wall + 3600;
+	CHECK(cred_fresh(&C, &E) == 0 && sts_calls == 2 && C.cur.expires == TW.wall + 3600);
+	CHECK(strcmp(C.cur.akid, "AKID-deployer") == 0);
+	/* Long-term keys never refresh. */
+	setup(env, NULL);
+	CHECK(cred_start(&C, &E) == 0 && C.cur.expires == 0);
+	TW.wall += 100000;
+	CHECK(cred_fresh(&C, &E) == 0 && sts_calls == 0);
+}
+
+static void
+t_whoami(void)
+{
+	static const char *env[] = { "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=AKIDENV",
+		"AWS_SECRET_ACCESS_KEY=SECENV", NULL };
+	struct cred_who who;
+
+	setup(env, NULL);
+	CHECK(cred_start(&C, &E) == 0);
+	CHECK(cred_whoami(&C, &who, &E) == 0 && strcmp(who.arn, "arn:aws:sts::1:x/AKIDENV") == 0 &&
+	    strcmp(who.account, "111122223333") == 0 && strcmp(who.user_id, "U") == 0);
+	CHECK(strstr(sts_forms, "Action=GetCallerIdentity&Version=2011-06-15|") != NULL);
+}
+
+static void
+t_form_and_redact(void)
+{
+	char mem[128], msg[64];
+	struct buf b;
+
+	buf_init(&b, mem, sizeof(mem));
+	cred_form_put(&b, "A", sv_z("x y/z+~._-"));
+	cred_form_put(&b, "B", sv_z("\xc3\xa9&="));
+	CHECK(strcmp(mem, "A=x%20y%2Fz%2B~._-&B=%C3%A9%26%3D") == 0);
+	snprintf(msg, sizeof(msg), "a SECRETX b SECRETX c");
+	cred_redact(msg, sizeof(msg), sv_z("SECRETX"));
+	CHECK(strcmp(msg, "a [redacted] b [redacted] c") == 0);
+	snprintf(msg, sizeof(msg), "abc");
+	cred_redact(msg, sizeof(msg), sv_z("ab"));  /* too short to be a secret: left alone */
+	CHECK(strcmp(msg, "abc") == 0);
+}
+
+static void
+t_cred_http_url(void)
+{
+	struct http_url u;
+	char t[64];
+
+	CHECK(cred_http_url("http://169.254.170.2/v2/credentials/abc?x=1", &u, t, sizeof(t)) == 0 &&
+	    !u.tls && u.port == 80 && strcmp(u.host, "169.254.170.2") == 0 &&
+	    strcmp(t, "/v2/credentials/abc?x=1") == 0);
+	CHECK(cred_http_url("https://[fd00:ec2::23]:8443", &u, t, sizeof(t)) == 0 && u.tls &&
+	    u.port == 8443 && strcmp(u.host, "fd00:ec2::23") == 0 && strcmp(t, "/") == 0);
+	CHECK(cred_http_url("http://127.0.0.1:0/", &u, t, sizeof(t)) == -1);
+	CHECK(cred_http_url("http://u@127.0.0.1/", &u, t, sizeof(t)) == -1);
+	CHECK(cred_http_url("ftp://127.0.0.1/", &u, t, sizeof(t)) == -1);
+	CHECK(cred_http_url("http://[::1/", &u, t, sizeof(t)) == -1);
+	CHECK(cred_http_url("http://127.0.0.1:/", &u, t, sizeof(t)) == -1);
+}
+
 int
 main(void)
 {
@@ -809,5 +1294,16 @@ main(void)
 	RUN(t_region_order);
 	RUN(t_fresh);
 	RUN(t_sys_run);
+	RUN(t_web_identity_env);
+	RUN(t_web_identity_denied_is_20_without_token);
+	t_precedence();
+	RUN(t_profile_env_missing_is_error);
+	t_profile_roles();
+	RUN(t_profile_role_settings);
+	RUN(t_assume_flag_and_endpoints);
+	RUN(t_refresh_before_expiry);
+	RUN(t_whoami);
+	RUN(t_form_and_redact);
+	RUN(t_cred_http_url);
 	return th_exit();
 }
