@@ -5536,7 +5536,10 @@ cred_imds_req(struct cred_ctx *c, const char *token, const char *path, struct bu
 		return CRED_NONE;
 	}
 	if (status == 404 && token) {
-		cred_note(c, "EC2 instance metadata: %s not found", path);
+		if (strcmp(path, "/latest/meta-data/iam/security-credentials/") == 0)
+			cred_note(c, "EC2 instance metadata: no instance role");
+		else
+			cred_note(c, "EC2 instance metadata: %s not found", path);
 		return CRED_NONE;
 	}
 	if (status != 200)
@@ -5652,6 +5655,10 @@ cred_region(struct cred_ctx *c, struct err *e)
 		if (rc != 0)
 			return rc;
 		prof = sv_z(c->profile);
+		if (c->profile_explicit && !cred_prof_exists(c, prof))
+			return err_set(e, ED_EXIT_AUTH, "profile %s not found in %s or %s", c->profile,
+			    c->crd_path[0] ? c->crd_path : "(no credentials file)",
+			    c->cfg_path[0] ? c->cfg_path : "(no config file)");
 		if (cred_prof_get(c, prof, "region", &r)) {
 			from = "profile";
 		} else if (!cred_imds_disabled(c)) {

@@ -21,13 +21,15 @@ Control (JSON):
                        "sts": {"deny_roles": [arn, ...], "deny_message": str}}
                        (creds: {"AccessKeyId", "SecretAccessKey", "Token"}; merged into the state)
   GET  /_ctl/log      every request seen: method, path, form (STS), has_authorization,
-                      authorization_token_ok (container), imds_token_ok
+                      authorization_token_ok (container), imds_token_ok, and for STS the
+                      answer's status and answer_secrets (SecretAccessKey, SessionToken)
   POST /_ctl/reset    forget the configuration and the log
 """
 
 import argparse
 import datetime
 import json
+import re
 import secrets
 import sys
 import threading
@@ -84,6 +86,7 @@ def make_handler(state):
                      "has_authorization": "Authorization" in self.headers}
             entry.update(kw)
             state.log.append(entry)
+            return entry
 
         def _creds_json(self, creds, expires_in, code=False):
             out = {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"],
@@ -162,7 +165,7 @@ def make_handler(state):
             body = self._body()
             form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(), keep_blank_values=True).items()}
             with state.lock:
-                self._record(kind="sts", form=form,
+                entry = self._record(kind="sts", form=form,
                              authorization=self.headers.get("Authorization", ""),
                              host=self.headers.get("Host", ""),
                              content_type=self.headers.get("Content-Type", ""))
@@ -183,9 +186,15 @@ def make_handler(state):
                                         headers=headers)
             try:
                 with urllib.request.urlopen(rq, timeout=20) as r:
-                    return self._send(r.status, r.read(), r.headers.get("Content-Type", "text/xml"))
+                    status, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "text/xml")
             except urllib.error.HTTPError as err:
-                return self._send(err.code, err.read(), err.headers.get("Content-Type", "text/xml"))
+                status, data, ctype = err.code, err.read(), err.headers.get("Content-Type", "text/xml")
+            # Remember the secrets STS handed out, so tests can prove they never appear in output.
+            with state.lock:
+                entry["status"] = status
+                entry["answer_secrets"] = re.findall(
+                    r"<(?:SecretAccessKey|SessionToken)>([^<]+)</", data.decode("utf-8", "replace"))
+            return self._send(status, data, ctype or "text/xml")
 
         def _route(self):
             try:
