@@ -486,12 +486,30 @@ def t_nothing(c):
            got[0] == 0, "rc %d" % got[0])
 
 
+def t_simulator_mode(c):
+    """ecssim.py starts authsvc itself (built-in STS, keys registered with the simulator)."""
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "sim", "ecssim.py")],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        urls = json.loads(p.stdout.readline())
+        reset_home(c)
+        got = run(c, {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": urls["sts"],
+                      "AWS_CONTAINER_CREDENTIALS_FULL_URI": urls["ecs_creds_default"]},
+                  ["-a", "arn:aws:iam::123456789012:role/deployer"], name="simulator")
+        expect("simulator: container credentials then -a through the built-in STS", got,
+               got[0] == 0 and "assumed-role/deployer/ecs-deploy-" in (caller(got[1]) or "")
+               and "assumed with container credentials" in got[1])
+    finally:
+        p.kill()
+        p.wait()
+
+
 def main():
     if not os.access(BIN, os.X_OK):
         report("ecs-deploy binary is built", False, BIN)
         return 1
     moto, moto_url = start_moto()
-    urls, srv, _ = authsvc.start(moto_url)
+    urls, srv, _ = authsvc.serve(moto_url=moto_url)
     c = Ctx()
     c.urls = urls
     c.tmp = tempfile.mkdtemp(prefix="ecsdeploy-creds-")
@@ -504,7 +522,7 @@ def main():
     deadline = time.time() + 240
     try:
         for t in (t_sources, t_process, t_web_identity, t_roles, t_assume_flag, t_container,
-                  t_imds, t_region, t_nothing):
+                  t_imds, t_region, t_nothing, t_simulator_mode):
             if time.time() > deadline:
                 report(t.__name__, False, "out of time")
                 continue

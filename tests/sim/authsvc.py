@@ -2,8 +2,14 @@
 STS front for moto.
 
 Runs on its own (`python3 tests/sim/authsvc.py --port 0 [--moto URL]`: the first stdout line is
-a JSON object of URLs) or inside ecssim.py (`start(moto_url)` returns the same URLs). Loopback
-only.
+a JSON object of URLs), inside a test (`serve(moto_url=...)` returns (urls, server, state)), or
+inside ecssim.py, which calls `start(ctx, host)` and merges the URLs it returns. Loopback only.
+
+STS: with a moto URL, calls are recorded and forwarded to moto (its IAM users and roles); without
+one, a small built-in STS answers AssumeRole / AssumeRoleWithWebIdentity / GetCallerIdentity and,
+inside the simulator, registers every key it issues with the simulator so ECS calls signed with
+them verify. Inside the simulator, container credentials ("/creds/default") and an IMDS role
+("sim-instance") are preconfigured with such keys.
 
 Endpoints (all under one server):
   GET  /creds/<name>                      container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI)
@@ -45,10 +51,25 @@ def _iso(seconds_from_now):
 
 
 class State:
-    def __init__(self, moto_url=None):
+    def __init__(self, moto_url=None, sim_ctx=None):
         self.lock = threading.Lock()
         self.moto_url = moto_url
+        self.sim_ctx = sim_ctx
+        self.issued = {}        # akid -> arn, for the built-in STS
         self.reset()
+
+    def issue(self, arn, expires_in=3600):
+        """New temporary keys for arn; registered with the simulator when there is one."""
+        akid = "ASIA" + secrets.token_hex(8).upper()
+        creds = {"AccessKeyId": akid, "SecretAccessKey": secrets.token_urlsafe(30),
+                 "Token": "FwoG" + secrets.token_urlsafe(60)}
+        self.issued[akid] = arn
+        if self.sim_ctx is not None:
+            self.sim_ctx.add_credential({"access_key_id": akid,
+                                         "secret_access_key": creds["SecretAccessKey"],
+                                         "session_token": creds["Token"],
+                                         "expires_in": expires_in})
+        return creds
 
     def reset(self):
         self.containers = {}
@@ -178,8 +199,7 @@ def make_handler(state):
                        "</ErrorResponse>" % msg.replace("&", "&amp;").replace("<", "&lt;"))
                 return self._send(403, xml, "text/xml")
             if not state.moto_url:
-                return self._send(503, "<ErrorResponse><Error><Code>ServiceUnavailable</Code>"
-                                  "<Message>no moto</Message></Error></ErrorResponse>", "text/xml")
+                return self._builtin_sts(form, entry)
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ("host", "content-length", "connection")}
             rq = urllib.request.Request(state.moto_url.rstrip("/") + "/", data=body, method="POST",
@@ -195,6 +215,46 @@ def make_handler(state):
                 entry["answer_secrets"] = re.findall(
                     r"<(?:SecretAccessKey|SessionToken)>([^<]+)</", data.decode("utf-8", "replace"))
             return self._send(status, data, ctype or "text/xml")
+
+        def _builtin_sts(self, form, entry):
+            action = form.get("Action")
+            ns = "https://sts.amazonaws.com/doc/2011-06-15/"
+            with state.lock:
+                if action in ("AssumeRole", "AssumeRoleWithWebIdentity"):
+                    arn = form.get("RoleArn", "")
+                    m = re.match(r"arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)$", arn)
+                    if not m or not form.get("RoleSessionName"):
+                        status, xml = 400, ("<ErrorResponse><Error><Type>Sender</Type><Code>"
+                                            "ValidationError</Code><Message>bad RoleArn or "
+                                            "RoleSessionName</Message></Error></ErrorResponse>")
+                    else:
+                        dur = int(form.get("DurationSeconds") or 3600)
+                        who = "arn:%s:sts::%s:assumed-role/%s/%s" % (
+                            m.group(1), m.group(2), m.group(3), form["RoleSessionName"])
+                        c = state.issue(who, dur)
+                        status, xml = 200, (
+                            "<%sResponse xmlns=\"%s\"><%sResult><Credentials><AccessKeyId>%s"
+                            "</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s"
+                            "</SessionToken><Expiration>%s</Expiration></Credentials>"
+                            "<AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROASIM:%s</AssumedRoleId>"
+                            "</AssumedRoleUser></%sResult></%sResponse>" % (
+                                action, ns, action, c["AccessKeyId"], c["SecretAccessKey"],
+                                c["Token"], _iso(dur), who, form["RoleSessionName"], action, action))
+                elif action == "GetCallerIdentity":
+                    m = re.search(r"Credential=([A-Z0-9]+)/", self.headers.get("Authorization", ""))
+                    akid = m.group(1) if m else ""
+                    arn = state.issued.get(akid, "arn:aws:iam::123456789012:user/simulator")
+                    status, xml = 200, (
+                        "<GetCallerIdentityResponse xmlns=\"%s\"><GetCallerIdentityResult><Arn>%s"
+                        "</Arn><UserId>%s</UserId><Account>123456789012</Account>"
+                        "</GetCallerIdentityResult></GetCallerIdentityResponse>" % (ns, arn, akid))
+                else:
+                    status, xml = 400, ("<ErrorResponse><Error><Type>Sender</Type><Code>"
+                                        "InvalidAction</Code><Message>not simulated</Message>"
+                                        "</Error></ErrorResponse>")
+                entry["status"] = status
+                entry["answer_secrets"] = re.findall(r"<(?:SecretAccessKey|SessionToken)>([^<]+)</", xml)
+            return self._send(status, xml, "text/xml")
 
         def _route(self):
             try:
@@ -215,16 +275,30 @@ def make_handler(state):
     return H
 
 
-def start(moto_url=None, port=0):
+def serve(moto_url=None, sim_ctx=None, host="127.0.0.1", port=0):
     """Starts the server on a daemon thread; returns (urls, server, state)."""
-    state = State(moto_url)
-    srv = ThreadingHTTPServer(("127.0.0.1", port), make_handler(state))
+    state = State(moto_url, sim_ctx)
+    srv = ThreadingHTTPServer((host, port), make_handler(state))
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = "http://127.0.0.1:%d" % srv.server_address[1]
+    base = "http://%s:%d" % (host, srv.server_address[1])
     urls = {"sts": base + "/sts", "imds": base + "/imds", "ecs_creds": base + "/creds/",
             "auth_control": base + "/_ctl/"}
     return urls, srv, state
+
+
+def start(ctx, host="127.0.0.1"):
+    """The simulator's hook: serve next to it, with keys it accepts; returns the URLs."""
+    urls, _, state = serve(sim_ctx=ctx, host=host if host in ("127.0.0.1", "localhost", "::1")
+                           else "127.0.0.1")
+    with state.lock:
+        state.containers["default"] = {
+            "token": None, "creds": state.issue("arn:aws:sts::123456789012:assumed-role/task/sim")}
+        state.imds.update({"role": "sim-instance", "region": getattr(ctx, "region", "us-east-1"),
+                           "creds": state.issue(
+                               "arn:aws:sts::123456789012:assumed-role/sim-instance/i-0sim")})
+    urls["ecs_creds_default"] = urls["ecs_creds"] + "default"
+    return urls
 
 
 def main():
@@ -232,7 +306,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--moto", help="moto_server URL to forward STS calls to")
     a = ap.parse_args()
-    urls, srv, _ = start(a.moto, a.port)
+    urls, srv, _ = serve(moto_url=a.moto, port=a.port)
     print(json.dumps(urls), flush=True)
     try:
         threading.Event().wait()
