@@ -3456,6 +3456,10 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
  * jsmn over the grown buffer (jsmn restarts an unfinished string or primitive
  * from its first byte, and JSMN_ERROR_PART just means "more to come"). Feeding
  * the same text whole, byte by byte or split anywhere gives the same tokens.
+ * jsmn is resumed once ED_JSON_TOKENIZE_STEP new bytes have arrived (and at
+ * the end), not on every tiny feed: each resume that ends inside an open
+ * object walks back over the tokens so far, so many small feeds would cost
+ * O(bytes x tokens). Tests set the step to 1 to resume on every byte.
  * json_stream_finish() checks that the text ended where a value may end. A root
  * that is a bare number or literal is given its token there (jsmn strict needs
  * a delimiter after a primitive, which the end of the text is not).
@@ -3492,6 +3496,9 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 #endif
 #ifndef ED_MAX_JSON_DEPTH
 #define ED_MAX_JSON_DEPTH 64                 /* nesting of arrays and objects */
+#endif
+#ifndef ED_JSON_TOKENIZE_STEP
+#define ED_JSON_TOKENIZE_STEP 4096           /* resume jsmn once this many bytes are new */
 #endif
 
 struct json_doc {
@@ -3847,8 +3854,11 @@ json_stream_feed(struct json_stream *s, const char *p, size_t n, struct err *e)
 		return json_toobig(s, e, "ED_MAX_JSON_BYTES");
 	if (json_check(s, p, n, s->len, e) != 0)
 		return s->rc;
-	memmove(s->wbuf + s->len, p, n);
+	if (n > 0)
+		memmove(s->wbuf + s->len, p, n);
 	s->len += n;
+	if (s->len - s->p.pos < ED_JSON_TOKENIZE_STEP)
+		return 0;
 	return json_tokenize(s, e);
 }
 
@@ -3861,6 +3871,8 @@ json_stream_finish(struct json_stream *s, struct json_doc *doc, struct err *e)
 {
 	memset(doc, 0, sizeof(*doc));
 	if (s->rc != 0)
+		return s->rc;
+	if (json_tokenize(s, e) != 0)
 		return s->rc;
 	/* A number at the very end is complete when its digits are. */
 	if (s->depth == 0 && (s->st == JV_ZERO || s->st == JV_INT || s->st == JV_FRAC ||
@@ -3911,8 +3923,6 @@ json_parse(struct json_doc *d, const char *js, size_t len, jsmntok_t *tok, unsig
 	if (json_check(&s, js, len, 0, e) != 0)
 		return s.rc;
 	s.len = len;
-	if (json_tokenize(&s, e) != 0)
-		return s.rc;
 	return json_stream_finish(&s, d, e);
 }
 
@@ -6989,7 +6999,10 @@ img_same_repo(struct sv a, struct sv b)
  *     container NAME gets IMAGE as given. A NAME no container has is an error
  *     (ED_EXIT_NO_MATCH), so a typo does not deploy nothing.
  * Zero matches of -i is not an error here: the caller decides (exit 14 unless
- * --allow-no-match) and lists ch->c[] (every container with its image).
+ * --allow-no-match; td_no_match() records that error, listing ch->c[], every
+ * container with its image). ch->c[] also gives the log lines: for each
+ * container with `changed`, "Container NAME: OLD -> NEW"; TD_PINNED and
+ * TD_UNPARSED are the -to warnings.
  *
  * Image strings are unescaped for matching and written escaped by jw_str().
  * Errors: ED_EXIT_USAGE when the base is not a task definition; "too big:
@@ -7278,6 +7291,32 @@ td_clone(const struct json_doc *base, int td_tok, const struct td_edit *edit, in
 		return err_set(e, ED_EXIT_USAGE,
 		    "too big: ED_MAX_JSON_BYTES (RegisterTaskDefinition request)");
 	return 0;
+}
+
+/*
+ * The §4.2 zero-match error: records ED_EXIT_NO_MATCH naming image and every
+ * container with its current image, and suggests the ways out. Returns the code.
+ */
+ED_UNUSED static int
+td_no_match(const struct td_changes *ch, const char *image, struct err *e)
+{
+	char list[ED_MAX_ERRMSG];
+	struct buf b;
+	int i;
+
+	buf_init(&b, list, sizeof(list));
+	for (i = 0; i < ch->n; i++) {
+		buf_putz(&b, i ? ", " : "");
+		buf_putsv(&b, ch->c[i].name);
+		buf_putz(&b, " (");
+		buf_putsv(&b, ch->c[i].old_image);
+		buf_putc(&b, ')');
+	}
+	if (b.overflow && sizeof(list) > 4)
+		memcpy(list + sizeof(list) - 4, "...", 4);
+	return err_set(e, ED_EXIT_NO_MATCH, "image %s matches no container of the task definition; "
+	    "containers: %s. Use --container-image NAME=IMAGE to choose one, or --allow-no-match",
+	    image, ch->n ? list : "none");
 }
 
 /* ===== 14. Deploy engine ================================================== */

@@ -18,6 +18,7 @@ See README.md for the control API and the scenario format.
 import argparse
 import datetime
 import email.utils
+import hashlib
 import hmac
 import json
 import os
@@ -304,6 +305,10 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
             raise ApiError("ExpiredTokenException", "The security token included in the request is expired", 403)
     elif token:
         raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+    declared = headers.get("X-Amz-Content-SHA256")
+    if declared is not None and declared != "UNSIGNED-PAYLOAD" and declared != hashlib.sha256(body).hexdigest():
+        raise auth_error("InvalidSignatureException",
+                         "The provided 'x-amz-content-sha256' header does not match what was computed.")
     host = headers.get("Host", "")
     req = AWSRequest(method=method, url="%s://%s%s" % (scheme, host, raw_path), data=body)
     for k, v in headers.items():

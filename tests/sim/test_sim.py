@@ -10,7 +10,9 @@ the dynamics tests, with the simulated clock paused and advanced through the con
 """
 
 import base64
+import concurrent.futures
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -25,6 +27,7 @@ import time
 import traceback
 import urllib.request
 
+import botocore
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -227,15 +230,19 @@ def raw_call(sim, op, body, conn=None, tls=False, **kw):
     return out
 
 
+def host_port(url):
+    u = url.split("//", 1)[1]
+    host, port = u.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
 def make_conn(sim, tls=False, timeout=15):
     if tls:
-        u = sim.urls["ecs"].split("//", 1)[1]
-        host, port = u.rsplit(":", 1)
+        host, port = host_port(sim.urls["ecs"])
         ctx = ssl.create_default_context(cafile=sim.urls["ca"])
-        return http.client.HTTPSConnection(host, int(port), context=ctx, timeout=timeout)
-    u = sim.urls["http"].split("//", 1)[1]
-    host, port = u.rsplit(":", 1)
-    return http.client.HTTPConnection(host, int(port), timeout=timeout)
+        return http.client.HTTPSConnection(host, port, context=ctx, timeout=timeout)
+    host, port = host_port(sim.urls["http"])
+    return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,8 +270,43 @@ def aws(sim, *args, secret=SECRET, akid=AKID, tls=True, expect_ok=True):
     return p
 
 
+def cli_knows(command):
+    p = subprocess.run(["aws", "ecs", command, "--generate-cli-skeleton"], capture_output=True, timeout=60,
+                       env=dict(os.environ, AWS_PAGER=""))
+    return p.returncode == 0
+
+
+def boto_as_cli(sim):
+    """aws(sim, "cmd-name", "--some-arg", v, ...) done with botocore (list values stay lists)."""
+    c = sim.client(tls=True)
+
+    def call(_sim, command, *args):
+        op = "".join(w.capitalize() for w in command.split("-"))
+        model = c.meta.service_model.operation_model(op).input_shape
+        params, key = {}, None
+        for a in args:
+            if a.startswith("--"):
+                key = "".join(w.capitalize() if i else w for i, w in enumerate(a[2:].split("-")))
+                continue
+            if model.members[key].type_name == "list":
+                params.setdefault(key, []).append(a)
+            else:
+                params[key] = a
+        name = botocore.xform_name(op)
+        out = getattr(c, name)(**params)
+        out.pop("ResponseMetadata", None)
+        return json.loads(json.dumps(out, default=lambda d: d.timestamp()))
+    return call
+
+
 # --------------------------------------------------------------------------------------------
 # fidelity: the AWS CLI against every operation the tool uses
+
+
+def par(*thunks):
+    """Run independent CLI calls side by side (each aws process spends most of its time starting)."""
+    with concurrent.futures.ThreadPoolExecutor(len(thunks)) as ex:
+        return [f.result() for f in [ex.submit(t) for t in thunks]]
 
 
 @test
@@ -273,80 +315,94 @@ def cli_every_operation():
     if not shutil.which("aws"):
         raise Fail("the AWS CLI (aws) is not installed")
     with Simulator("demo.json") as s:
-        r = aws(s, "describe-clusters", "--clusters", "demo", "nope")
-        eq(r["clusters"][0]["registeredContainerInstancesCount"], 3, "describe-clusters instances")
-        eq(r["failures"][0]["reason"], "MISSING", "describe-clusters failure")
-        cis = aws(s, "list-container-instances", "--cluster", "demo")["containerInstanceArns"]
+        knows_sd, clusters, cis, svcs, tdd, fams, _ = par(
+            lambda: cli_knows("list-service-deployments"),
+            lambda: aws(s, "describe-clusters", "--clusters", "demo", "nope"),
+            lambda: aws(s, "list-container-instances", "--cluster", "demo")["containerInstanceArns"],
+            lambda: aws(s, "describe-services", "--cluster", "demo", "--services", "web", "--include", "TAGS"),
+            lambda: aws(s, "describe-task-definition", "--task-definition", "web", "--include", "TAGS"),
+            lambda: aws(s, "list-task-definition-families", "--family-prefix", "w"),
+            lambda: eq(aws(s, "create-cluster", "--cluster-name", "extra")["cluster"]["clusterName"], "extra",
+                       "create-cluster"))
+        eq(clusters["clusters"][0]["registeredContainerInstancesCount"], 3, "describe-clusters instances")
+        eq(clusters["failures"][0]["reason"], "MISSING", "describe-clusters failure")
         eq(len(cis), 3, "list-container-instances")
-        r = aws(s, "describe-container-instances", "--cluster", "demo", "--container-instances", *cis)
-        eq(len(r["containerInstances"]), 3, "describe-container-instances")
-        r = aws(s, "describe-services", "--cluster", "demo", "--services", "web", "--include", "TAGS")
-        svc = r["services"][0]
-        eq(svc["deployments"][0]["rolloutState"], "COMPLETED", "describe-services rolloutState")
-        r = aws(s, "describe-task-definition", "--task-definition", "web", "--include", "TAGS")
-        eq(r["tags"], [{"key": "team", "value": "acme"}], "describe-task-definition tags")
-        td = r["taskDefinition"]
+        eq(svcs["services"][0]["deployments"][0]["rolloutState"], "COMPLETED", "describe-services rolloutState")
+        eq(tdd["tags"], [{"key": "team", "value": "acme"}], "describe-task-definition tags")
+        eq(fams["families"], ["web"], "list-task-definition-families")
+        td = tdd["taskDefinition"]
         inp = {k: v for k, v in td.items() if k not in ("taskDefinitionArn", "revision", "status",
                "requiresAttributes", "compatibilities", "registeredAt", "registeredBy")}
         inp["containerDefinitions"][0]["image"] = "registry.example.com/acme/web:1.1"
-        inp["tags"] = r["tags"]
-        r = aws(s, "register-task-definition", "--cli-input-json", json.dumps(inp))
-        eq(r["taskDefinition"]["revision"], 2, "register-task-definition revision")
-        eq(r["taskDefinition"]["containerDefinitions"], inp["containerDefinitions"], "echoed container definitions")
+        inp["tags"] = tdd["tags"]
+        dci, reg, rci, run = par(
+            lambda: aws(s, "describe-container-instances", "--cluster", "demo", "--container-instances", *cis),
+            lambda: aws(s, "register-task-definition", "--cli-input-json", json.dumps(inp)),
+            lambda: aws(s, "register-container-instance", "--cluster", "extra", "--total-resources",
+                        "name=CPU,type=INTEGER,integerValue=1024", "name=MEMORY,type=INTEGER,integerValue=2048"),
+            lambda: aws(s, "run-task", "--cluster", "demo", "--task-definition", "web:1", "--started-by",
+                        "ecs-deploy", "--launch-type", "EC2"))
+        eq(len(dci["containerInstances"]), 3, "describe-container-instances")
+        eq(reg["taskDefinition"]["revision"], 2, "register-task-definition revision")
+        eq(reg["taskDefinition"]["containerDefinitions"], inp["containerDefinitions"], "echoed container definitions")
         for k in ("registeredAt", "registeredBy", "compatibilities", "requiresAttributes", "status"):
-            check(k in r["taskDefinition"], "register-task-definition lacks %s" % k)
-        r = aws(s, "list-task-definitions", "--family-prefix", "we", "--sort", "DESC")
-        eq([a.rsplit("/", 1)[1] for a in r["taskDefinitionArns"]], ["web:2", "web:1"], "list-task-definitions")
-        r = aws(s, "list-task-definition-families", "--family-prefix", "w")
-        eq(r["families"], ["web"], "list-task-definition-families")
-        r = aws(s, "update-service", "--cluster", "demo", "--service", "web", "--task-definition", "web:2",
-                "--deployment-configuration", "maximumPercent=200,minimumHealthyPercent=50")
-        dep = r["service"]["deployments"][0]
+            check(k in reg["taskDefinition"], "register-task-definition lacks %s" % k)
+        eq(rci["containerInstance"]["registeredResources"][0]["integerValue"], 1024, "register-container-instance")
+        eq(len(run["tasks"]), 1, "run-task tasks")
+        eq(run["tasks"][0]["startedBy"], "ecs-deploy", "run-task startedBy")
+        ltd, upd, crs, stop = par(
+            lambda: aws(s, "list-task-definitions", "--family-prefix", "we", "--sort", "DESC"),
+            lambda: aws(s, "update-service", "--cluster", "demo", "--service", "web", "--task-definition", "web:2",
+                        "--deployment-configuration", "maximumPercent=200,minimumHealthyPercent=50"),
+            lambda: aws(s, "create-service", "--cluster", "extra", "--service-name", "one", "--task-definition",
+                        "web:1", "--desired-count", "1", "--launch-type", "EC2"),
+            lambda: aws(s, "stop-task", "--cluster", "demo", "--task", run["tasks"][0]["taskArn"], "--reason", "test"))
+        eq([a.rsplit("/", 1)[1] for a in ltd["taskDefinitionArns"]], ["web:2", "web:1"], "list-task-definitions")
+        dep = upd["service"]["deployments"][0]
         check(dep["id"].startswith("ecs-svc/") and dep["status"] == "PRIMARY", "update-service new PRIMARY %r" % dep)
-        eq(r["service"]["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"], True,
+        eq(upd["service"]["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"], True,
            "update-service keeps the circuit breaker")
-        r = aws(s, "list-service-deployments", "--cluster", "demo", "--service", "web")
-        sds = r["serviceDeployments"]
+        eq(crs["service"]["deployments"][0]["rolloutState"], "IN_PROGRESS", "create-service")
+        eq(stop["task"]["desiredStatus"], "STOPPED", "stop-task")
+        arn = crs["service"]["serviceArn"]
+        if knows_sd:
+            sdcall = aws
+        else:  # an AWS CLI older than the service deployments API (late 2024): botocore instead
+            sys.stderr.write("  note: this aws CLI lacks the service deployment commands; botocore checks them\n")
+            sdcall = boto_as_cli(s)
+        lsd, lt, _, ls = par(
+            lambda: sdcall(s, "list-service-deployments", "--cluster", "demo", "--service", "web"),
+            lambda: aws(s, "list-tasks", "--cluster", "demo", "--service-name", "web"),
+            lambda: aws(s, "tag-resource", "--resource-arn", arn, "--tags", "key=owner,value=ops"),
+            lambda: aws(s, "list-services", "--cluster", "extra"))
+        sds = lsd["serviceDeployments"]
         eq(len(sds), 2, "list-service-deployments count")
-        r = aws(s, "describe-service-deployments", "--service-deployment-arns", sds[0]["serviceDeploymentArn"])
-        sd = r["serviceDeployments"][0]
+        check(len(lt["taskArns"]) >= 2, "list-tasks")
+        eq(len(ls["serviceArns"]), 1, "list-services")
+        dsd, dt, tags = par(
+            lambda: sdcall(s, "describe-service-deployments", "--service-deployment-arns", sds[0]["serviceDeploymentArn"]),
+            lambda: aws(s, "describe-tasks", "--cluster", "demo", "--tasks", *lt["taskArns"], "--include", "TAGS"),
+            lambda: aws(s, "list-tags-for-resource", "--resource-arn", arn))
+        sd = dsd["serviceDeployments"][0]
         check(sd["targetServiceRevision"]["arn"] and sd["sourceServiceRevisions"], "service deployment revisions")
-        r = aws(s, "describe-service-revisions", "--service-revision-arns", sd["targetServiceRevision"]["arn"])
-        eq(r["serviceRevisions"][0]["taskDefinition"].rsplit("/", 1)[1], "web:2", "describe-service-revisions")
-        r = aws(s, "stop-service-deployment", "--service-deployment-arn", sd["serviceDeploymentArn"],
-                "--stop-type", "ROLLBACK")
-        eq(r["serviceDeploymentArn"], sd["serviceDeploymentArn"], "stop-service-deployment")
-        r = aws(s, "list-tasks", "--cluster", "demo", "--service-name", "web")
-        check(len(r["taskArns"]) >= 2, "list-tasks")
-        r = aws(s, "describe-tasks", "--cluster", "demo", "--tasks", *r["taskArns"], "--include", "TAGS")
-        check(all(t["group"] == "service:web" for t in r["tasks"]), "describe-tasks group")
-        r = aws(s, "run-task", "--cluster", "demo", "--task-definition", "web:1", "--started-by", "ecs-deploy",
-                "--launch-type", "EC2")
-        eq(len(r["tasks"]), 1, "run-task tasks")
-        eq(r["tasks"][0]["startedBy"], "ecs-deploy", "run-task startedBy")
-        tarn = r["tasks"][0]["taskArn"]
-        r = aws(s, "stop-task", "--cluster", "demo", "--task", tarn, "--reason", "test")
-        eq(r["task"]["desiredStatus"], "STOPPED", "stop-task")
-        r = aws(s, "deregister-task-definition", "--task-definition", "web:2")
-        eq(r["taskDefinition"]["status"], "INACTIVE", "deregister-task-definition")
-        r = aws(s, "create-cluster", "--cluster-name", "extra")
-        eq(r["cluster"]["clusterName"], "extra", "create-cluster")
-        r = aws(s, "register-container-instance", "--cluster", "extra", "--total-resources",
-                "name=CPU,type=INTEGER,integerValue=1024", "name=MEMORY,type=INTEGER,integerValue=2048")
-        eq(r["containerInstance"]["registeredResources"][0]["integerValue"], 1024, "register-container-instance")
-        r = aws(s, "create-service", "--cluster", "extra", "--service-name", "one", "--task-definition", "web:1",
-                "--desired-count", "1", "--launch-type", "EC2")
-        eq(r["service"]["deployments"][0]["rolloutState"], "IN_PROGRESS", "create-service")
-        arn = r["service"]["serviceArn"]
-        aws(s, "tag-resource", "--resource-arn", arn, "--tags", "key=owner,value=ops")
-        r = aws(s, "list-tags-for-resource", "--resource-arn", arn)
-        eq(r["tags"], [{"key": "owner", "value": "ops"}], "list-tags-for-resource")
-        aws(s, "untag-resource", "--resource-arn", arn, "--tag-keys", "owner")
-        eq(aws(s, "list-tags-for-resource", "--resource-arn", arn)["tags"], [], "untag-resource")
-        eq(len(aws(s, "list-services", "--cluster", "extra")["serviceArns"]), 1, "list-services")
-        check(len(aws(s, "list-clusters")["clusterArns"]) == 2, "list-clusters")
-        r = aws(s, "describe-services", "--cluster", "demo", "--services", "web", tls=False)
-        eq(r["services"][0]["serviceName"], "web", "plain HTTP describe-services")
+        check(all(t["group"] == "service:web" for t in dt["tasks"]), "describe-tasks group")
+        eq(tags["tags"], [{"key": "owner", "value": "ops"}], "list-tags-for-resource")
+        dsr, _, dereg, lc = par(
+            lambda: sdcall(s, "describe-service-revisions", "--service-revision-arns", sd["targetServiceRevision"]["arn"]),
+            lambda: aws(s, "untag-resource", "--resource-arn", arn, "--tag-keys", "owner"),
+            lambda: aws(s, "deregister-task-definition", "--task-definition", "web:2"),
+            lambda: aws(s, "list-clusters"))
+        eq(dsr["serviceRevisions"][0]["taskDefinition"].rsplit("/", 1)[1], "web:2", "describe-service-revisions")
+        eq(dereg["taskDefinition"]["status"], "INACTIVE", "deregister-task-definition")
+        eq(len(lc["clusterArns"]), 2, "list-clusters")
+        ssd, tags, plain = par(
+            lambda: sdcall(s, "stop-service-deployment", "--service-deployment-arn", sd["serviceDeploymentArn"],
+                           "--stop-type", "ROLLBACK"),
+            lambda: aws(s, "list-tags-for-resource", "--resource-arn", arn),
+            lambda: aws(s, "describe-services", "--cluster", "demo", "--services", "web", tls=False))
+        eq(ssd["serviceDeploymentArn"], sd["serviceDeploymentArn"], "stop-service-deployment")
+        eq(tags["tags"], [], "untag-resource")
+        eq(plain["services"][0]["serviceName"], "web", "plain HTTP describe-services")
         st = s.ctl("/state")
         eq(st["problems"], [], "simulator shape problems")
         check(st["transport"]["https"]["handshakes"] >= 20, "handshakes counted: %r" % st["transport"])
@@ -732,6 +788,50 @@ def blue_green_lifecycle_bake_time_and_rollback():
 
 
 @test
+def stop_service_deployment_abort_and_rolling_rollback():
+    with Simulator("hostport.json") as s:
+        c = s.client()
+        arn = new_revision(c, "api", "registry.example.com/acme/api:2.0")
+        sv = c.update_service(cluster="prod", service="api", taskDefinition=arn)["service"]
+        sd_arn, ours = sv["currentServiceDeployment"], sv["deployments"][0]
+        s.advance(60)
+        eq(c.stop_service_deployment(serviceDeploymentArn=sd_arn, stopType="ABORT")["serviceDeploymentArn"], sd_arn, "ABORT")
+        s.advance(5)
+        sd = c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
+        eq(sd["status"], "STOPPED", "aborted service deployment")
+        d = [x for x in service(c, "prod", "api")["deployments"] if x["id"] == ours["id"]][0]
+        eq(d["rolloutState"], "FAILED", "aborted deployment")
+        expect_error(lambda: c.stop_service_deployment(serviceDeploymentArn=sd_arn + "x"),
+                     "ServiceDeploymentNotFoundException", "unknown service deployment")
+        # a rolling deployment rolled back by the user (min 50%: it can roll on 2 instances)
+        c.update_service(cluster="prod", service="api", deploymentConfiguration={"minimumHealthyPercent": 50})
+        arn3 = new_revision(c, "api", "registry.example.com/acme/api:3.0")
+        sd_arn = c.update_service(cluster="prod", service="api", taskDefinition=arn3)["service"]["currentServiceDeployment"]
+        s.advance(3)
+        c.stop_service_deployment(serviceDeploymentArn=sd_arn, stopType="ROLLBACK")
+        sd = s.until(lambda: (lambda x: x["status"] == "ROLLBACK_SUCCESSFUL" and x)(
+            c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]), 900, 5, "rolled back")
+        sv = service(c, "prod", "api")
+        eq(sv["taskDefinition"].rsplit("/", 1)[1], "api:1", "service back on api:1")
+        eq(sorted(t["taskDefinitionArn"].rsplit("/", 1)[1] for t in all_tasks(c, "prod", serviceName="api")),
+           ["api:1", "api:1"], "tasks after the rollback")
+
+
+@test
+def ipv6_loopback_and_content_sha256():
+    with Simulator("demo.json", ["--host", "::1", "--no-tls"]) as s:
+        check(s.urls["http"].startswith("http://[::1]:"), "URL %r" % s.urls["http"])
+        c = s.client()
+        eq(service(c, "demo", "web")["serviceName"], "web", "call over ::1")
+        body = json.dumps({"cluster": "demo", "services": ["web"]}).encode()
+        h = hashlib.sha256(body).hexdigest()
+        st, _, b = raw_call(s, "DescribeServices", body, headers={"X-Amz-Content-SHA256": h})
+        eq(st, 200, "signed x-amz-content-sha256")
+        st, _, b = raw_call(s, "DescribeServices", body, headers={"X-Amz-Content-SHA256": "0" * 64})
+        eq(json.loads(b)["__type"], "InvalidSignatureException", "x-amz-content-sha256 not matching the body")
+
+
+@test
 def linear_and_canary_shift_traffic_in_steps():
     sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
     dc = sc["services"][0]["deploymentConfiguration"]
@@ -884,6 +984,33 @@ def register_keeps_every_member_verbatim():
         eq(len(c.list_task_definitions(familyPrefix="full", status="INACTIVE")["taskDefinitionArns"]), 1, "INACTIVE list")
         expect_error(lambda: c.update_service(cluster="demo", service="web", taskDefinition="full:1"),
                      "ClientException", "UpdateService to an INACTIVE revision")
+
+
+@test
+def every_scenario_loads_and_the_runtask_one_behaves():
+    sys.path.insert(0, HERE)
+    import ecssim
+    names = sorted(f for f in os.listdir(SCEN) if f.endswith(".json"))
+    check({"demo.json", "hostport.json", "bluegreen.json", "runtask.json", "faults.json"} <= set(names), "scenarios %r" % names)
+    for n in names:
+        with open(os.path.join(SCEN, n)) as f:
+            sc = json.load(f)
+        ctx = ecssim.Context(sc)
+        for svc in ctx.sim.services.values():
+            eq(svc.primary.rollout_state, "COMPLETED", "%s: service %s at start" % (n, svc.name))
+    with Simulator("runtask.json") as s:
+        c = s.client()
+        eq(c.run_task(cluster="jobs", taskDefinition="big")["failures"][0]["reason"], "RESOURCE:MEMORY", "big")
+        arn = c.run_task(cluster="jobs", taskDefinition="migrate", startedBy="ecs-deploy")["tasks"][0]["taskArn"]
+        t = s.until(lambda: (lambda x: x["lastStatus"] == "STOPPED" and x)(
+            c.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]), 300, 5, "migration STOPPED")
+        eq({x["name"]: x.get("exitCode") for x in t["containers"]}, {"migrate": 0, "log-router": 2}, "exit codes")
+        bad = new_revision(c, "migrate", "registry.example.com/acme/migrate:bad")
+        arn = c.run_task(cluster="jobs", taskDefinition=bad)["tasks"][0]["taskArn"]
+        t = s.until(lambda: (lambda x: x["lastStatus"] == "STOPPED" and x)(
+            c.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]), 300, 5, "bad pull STOPPED")
+        eq(t["stopCode"], "TaskFailedToStart", "pull failure stop code")
+        check(all("exitCode" not in x for x in t["containers"]), "no exit code when the image never ran")
 
 
 # --------------------------------------------------------------------------------------------
