@@ -1649,7 +1649,7 @@ struct tls_anchors {
 
 /* Loads the built-in anchors. Cannot fail. The built-in data is const; BearSSL
  * only reads through these pointers. */
-ED_UNUSED static void
+static void
 tls_anchors_init(struct tls_anchors *a)
 {
 	size_t i;
@@ -1816,7 +1816,7 @@ tls_anchors_add_pem(struct tls_anchors *a, const char *pem, size_t n, const char
  * certificates. The file is read into a static buffer that is released
  * nowhere: it is only needed while decoding. ED_EXIT_USAGE when unreadable.
  */
-ED_UNUSED static int
+static int
 tls_anchors_add_file(struct tls_anchors *a, const char *path, struct err *e)
 {
 	static char text[ED_MAX_CA_BUNDLE];
@@ -2354,6 +2354,7 @@ struct http_resp {
 	char date[64];             /* Date */
 	char request_id[80];       /* x-amzn-RequestId or x-amz-request-id */
 	char content_type[80];
+	char error_type[96];       /* x-amzn-ErrorType */
 };
 
 /* Receives body bytes as they are parsed; returns 0 or an ED_EXIT_* code (set in e). */
@@ -2361,7 +2362,7 @@ typedef int (*http_sink)(void *ctx, const char *p, size_t n, struct err *e);
 
 struct http_parser {
 	int state;
-	int no_body;               /* response to CONNECT: headers only */
+	int no_body;               /* response to CONNECT: a 2xx has headers only */
 	int cr;                    /* HP_CHUNK_END: the CR was seen */
 	int te_other;              /* a transfer coding other than chunked: body until close */
 	struct http_resp r;
@@ -2506,6 +2507,8 @@ http_parser_header(struct http_parser *hp, struct sv line, struct err *e)
 		http_copyz(hp->r.request_id, sizeof(hp->r.request_id), value);
 	} else if (http_ieq(name, "content-type")) {
 		http_copyz(hp->r.content_type, sizeof(hp->r.content_type), value);
+	} else if (http_ieq(name, "x-amzn-errortype")) {
+		http_copyz(hp->r.error_type, sizeof(hp->r.error_type), value);
 	}
 	return 0;
 }
@@ -2523,7 +2526,7 @@ http_parser_head_done(struct http_parser *hp, struct err *e)
 	}
 	if (hp->r.minor == 0)
 		hp->r.close = 1;   /* HTTP/1.0: we do not ask for keep-alive */
-	if (hp->no_body || st == 204 || st == 304 || st < 200) {
+	if ((hp->no_body && st < 300) || st == 204 || st == 304 || st < 200) {
 		hp->state = HP_DONE;
 		return 0;
 	}
@@ -2772,7 +2775,7 @@ http_is_loopback(const char *host)
  * ED_EXIT_USAGE with the reason when it is not one; what names the setting in
  * messages ("--endpoint-url").
  */
-ED_UNUSED static int
+static int
 http_url_parse(struct http_url *u, const char *url, const char *what, struct err *e)
 {
 	struct sv s = sv_z(url), hostport, host, port;
@@ -2919,7 +2922,7 @@ struct http_proxy {
  * default; the scheme may be left out. ED_EXIT_USAGE when it cannot be used;
  * the message never repeats the password.
  */
-ED_UNUSED static int
+static int
 http_proxy_from_env(struct http_proxy *px, struct world *w, struct err *e)
 {
 	const char *v = w_getenv(w, "HTTPS_PROXY");
@@ -3112,7 +3115,7 @@ struct http_client {
 };
 
 /* Cannot fail. anchors must outlive the client. Proxy settings: http_proxy_from_env. */
-ED_UNUSED static void
+static void
 http_client_init(struct http_client *c, struct world *w, const struct tls_anchors *anchors)
 {
 	int i;
@@ -3142,7 +3145,7 @@ http_conn_close(struct http_conn *k)
 	k->fd = -1;
 }
 
-ED_UNUSED static void
+static void
 http_client_close(struct http_client *c)
 {
 	int i;
@@ -3202,7 +3205,7 @@ http_proxy_connect(struct http_client *c, int fd, const struct http_url *u, stru
 {
 	static struct http_parser hp;
 	char req[1024];
-	int n;
+	int n, extra = 0;
 
 	n = snprintf(req, sizeof(req), "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n%s%s%s\r\n",
 	    strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", u->port,
@@ -3214,7 +3217,7 @@ http_proxy_connect(struct http_client *c, int fd, const struct http_url *u, stru
 		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d: %s", c->proxy.host, c->proxy.port,
 		    strerror(errno));
 	http_parser_init(&hp, 1, NULL, NULL);
-	while (!http_parser_done(&hp)) {
+	while (!http_parser_done(&hp) && !extra) {
 		char tmp[512];
 		size_t used;
 		long k = http_plain_read(fd, tmp, sizeof(tmp), c->read_timeout_ms, c->proxy.host, e);
@@ -3222,22 +3225,33 @@ http_proxy_connect(struct http_client *c, int fd, const struct http_url *u, stru
 
 		if (k < 0)
 			return ED_EXIT_NETWORK;
-		if (k == 0)
+		if (k == 0) {
+			struct err ignore;
+
+			err_clear(&ignore);
+			if (http_parser_eof(&hp, &ignore) == 0)
+				break;   /* a refusal whose body ended with the connection */
 			return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d closed the connection during CONNECT",
 			    c->proxy.host, c->proxy.port);
+		}
 		rc = http_parser_feed(&hp, tmp, (size_t)k, &used, e);
 		if (rc != 0)
 			return rc;
-		if (used != (size_t)k)
-			return err_set(e, ED_EXIT_NETWORK, "proxy %.200s sent data before the tunnel was open",
-			    c->proxy.host);
+		extra = used != (size_t)k;
 	}
-	if (hp.r.status == 407)
-		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d refused CONNECT: proxy authentication required (407)%s",
-		    c->proxy.host, c->proxy.port, c->proxy.auth[0] ? "; check the user and password in HTTPS_PROXY" : "");
+	if (hp.r.status == 407 || hp.r.status == 401) {
+		/* 407 is the standard answer; tinyproxy says 401 */
+		c->last_retryable = 0;
+		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d refused CONNECT: proxy authentication required (%d)%s",
+		    c->proxy.host, c->proxy.port, hp.r.status,
+		    c->proxy.auth[0] ? "; check the user and password in HTTPS_PROXY" : "");
+	}
 	if (hp.r.status < 200 || hp.r.status > 299)
 		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s port %d refused CONNECT to %.200s:%d with status %d",
 		    c->proxy.host, c->proxy.port, u->host, u->port, hp.r.status);
+	if (extra)
+		return err_set(e, ED_EXIT_NETWORK, "proxy %.200s sent data before the tunnel was open",
+		    c->proxy.host);
 	return 0;
 }
 
@@ -3264,7 +3278,6 @@ http_conn_open(struct http_client *c, struct http_conn *k, const struct http_url
 	if (via) {
 		rc = http_proxy_connect(c, k->fd, u, e);
 		if (rc != 0) {
-			c->last_retryable = rc == ED_EXIT_NETWORK && !strstr(e->msg, "(407)");
 			http_conn_close(k);
 			return rc;
 		}
@@ -3338,7 +3351,7 @@ struct http_req {
  * transient. e should be clear on entry. The connection is dropped after any failure, after
  * "Connection: close" and after a body delimited by the close.
  */
-ED_UNUSED static int
+static int
 http_do(struct http_client *c, const struct http_url *u, const struct http_req *rq,
     struct http_parser *hp, struct err *e)
 {
@@ -6016,27 +6029,632 @@ cred_init(struct cred_ctx *c, struct world *w, struct cred_io *io, const struct 
 
 /* ===== 10. AWS call ======================================================= */
 /*
- * (Built by the transport issue.) aws_call(): the single road to AWS.
+ * aws_call(): the single road to AWS. One call = one JSON 1.1 operation
+ * (POST /, X-Amz-Target, Content-Type application/x-amz-json-1.1), signed with
+ * SigV4 (section 5), sent on the kept-alive connection for the endpoint
+ * (section 7), answered into a JSON document (section 8) that stays valid
+ * until the next call on the same context.
+ *
+ * Endpoint (§7.2): --endpoint-url (ECS only), AWS_ENDPOINT_URL_<SERVICE>,
+ * AWS_ENDPOINT_URL, else https://<service>.<region>.amazonaws.com, or
+ * .amazonaws.com.cn for cn-* regions. http:// only for loopback hosts.
+ *
+ * Retries (§7.3, the AWS "standard" mode): at most max_attempts attempts
+ * (AWS_MAX_ATTEMPTS, default 3), sleeping a random 0..min(20 s, 100 ms * 2^n)
+ * between them (full jitter, world->random and world->sleep_ms). Retried:
+ * throttling errors, connection failures, resets and timeouts, and 5xx
+ * answers. Never retried: other 4xx answers, certificate failures. A call
+ * that is not idempotent (aws_idempotent(): RegisterTaskDefinition, RunTask,
+ * ...) is repeated only when it cannot have been acted on: the failure came
+ * before any byte was sent, or AWS answered with a throttling error (which
+ * rejects the request). A 5xx or a connection lost after sending is final
+ * for it. Clock skew: when AWS says the signature is expired or the time too
+ * skewed, the offset is taken from the answer's Date header, the request
+ * re-signed and sent once more (not counted as a retry).
+ *
+ * Errors -> exit codes: credential and signature errors (UnrecognizedClient,
+ * InvalidSignature, SignatureDoesNotMatch, ExpiredToken*, AccessDenied*,
+ * InvalidClientTokenId, MissingAuthenticationToken, IncompleteSignature) are
+ * ED_EXIT_AUTH (20); other AWS rejections ED_EXIT_AWS (21); the network after
+ * retries ED_EXIT_NETWORK (22); a missing region or bad endpoint ED_EXIT_USAGE.
+ * The error type comes from the JSON "__type" (any "prefix#" stripped), from
+ * an XML <Code> (moto answers signature errors in XML even for JSON services)
+ * or from the x-amzn-ErrorType header; e->aws_type, e->http_status and
+ * e->request_id are filled. Messages never contain secrets: an AWS message
+ * that quotes the session token or secret is withheld.
+ *
+ * -v (a->verbose): one line per call on stderr: operation, HTTP status,
+ * milliseconds, request id, retries. Never headers, tokens or bodies.
  */
+
+#ifndef ED_MAX_AWS_ERRBODY
+#define ED_MAX_AWS_ERRBODY 16384      /* bytes of an error answer we keep to read its type */
+#endif
+#ifndef ED_MAX_URL
+#define ED_MAX_URL 512                /* bytes of an endpoint URL */
+#endif
+#ifndef ED_BACKOFF_BASE_MS
+#define ED_BACKOFF_BASE_MS 100
+#endif
+#ifndef ED_BACKOFF_CAP_MS
+#define ED_BACKOFF_CAP_MS 20000
+#endif
+
+/* Credentials the caller fills (the credential chain is section 9's business). */
+struct aws_creds {
+	char akid[128];
+	char secret[128];
+	char token[4096];             /* "" when not temporary */
+};
+
+struct aws {
+	struct world *w;
+	struct aws_creds creds;
+	char region[64];
+	char endpoint_url[ED_MAX_URL];/* --endpoint-url ("" when not given); ECS only */
+	int verbose;                  /* -v: one line per call on stderr */
+	int max_attempts;             /* AWS_MAX_ATTEMPTS, default 3 */
+	int64_t skew;                 /* seconds added to the wall clock when signing */
+	int skew_fixed;               /* the skew was corrected once this run */
+	struct err err;               /* the last failure of aws_call, for the CLI */
+	unsigned long calls;          /* aws_call invocations */
+	unsigned long attempts;       /* requests sent or tried, retries included */
+	unsigned long retries;
+	struct tls_anchors anchors;
+	struct http_client http;      /* the kept-alive connections */
+	struct http_parser hp;
+	struct json_stream js;
+	char body[ED_MAX_JSON_BYTES]; /* the last answer's JSON text: out->js points here */
+	jsmntok_t tok[ED_MAX_JSON_TOKENS];
+	char errbody[ED_MAX_AWS_ERRBODY];
+	size_t errlen;
+	int sink_rc;
+};
+
+/*
+ * Prepares a: trust anchors (built-in, plus ca_bundle or else AWS_CA_BUNDLE),
+ * proxy settings, AWS_MAX_ATTEMPTS. region and endpoint_url may be NULL (then
+ * AWS_REGION / AWS_DEFAULT_REGION are read here; a missing region is only an
+ * error when a call needs it). Credentials are filled by the caller into
+ * a->creds afterwards. 0, or ED_EXIT_USAGE with e set.
+ */
+ED_UNUSED static int
+aws_init(struct aws *a, struct world *w, const char *region, const char *endpoint_url,
+    const char *ca_bundle, int verbose, struct err *e)
+{
+	const char *v;
+	int rc;
+
+	memset(&a->creds, 0, sizeof(a->creds));
+	a->w = w;
+	a->verbose = verbose;
+	a->skew = 0;
+	a->skew_fixed = 0;
+	a->calls = a->attempts = a->retries = 0;
+	err_clear(&a->err);
+	if (region == NULL || region[0] == '\0')
+		region = w_getenv(w, "AWS_REGION");
+	if (region == NULL || region[0] == '\0')
+		region = w_getenv(w, "AWS_DEFAULT_REGION");
+	snprintf(a->region, sizeof(a->region), "%s", region ? region : "");
+	snprintf(a->endpoint_url, sizeof(a->endpoint_url), "%s", endpoint_url ? endpoint_url : "");
+	a->max_attempts = 3;
+	v = w_getenv(w, "AWS_MAX_ATTEMPTS");
+	if (v != NULL && v[0] != '\0') {
+		long n;
+
+		if (sv_to_long(sv_z(v), 1, 20, &n) != 0)
+			return err_set(e, ED_EXIT_USAGE, "AWS_MAX_ATTEMPTS must be a whole number from 1 to 20, not '%.40s'", v);
+		a->max_attempts = (int)n;
+	}
+	tls_anchors_init(&a->anchors);
+	if (ca_bundle == NULL || ca_bundle[0] == '\0')
+		ca_bundle = w_getenv(w, "AWS_CA_BUNDLE");
+	if (ca_bundle != NULL && ca_bundle[0] != '\0') {
+		rc = tls_anchors_add_file(&a->anchors, ca_bundle, e);
+		if (rc != 0)
+			return rc;
+	}
+	http_client_init(&a->http, w, &a->anchors);
+	return http_proxy_from_env(&a->http.proxy, w, e);
+}
+
+/* Closes the kept connections. */
+ED_UNUSED static void
+aws_close(struct aws *a)
+{
+	http_client_close(&a->http);
+}
+
+/*
+ * The endpoint URL for service ("ecs", "sts") into out (cap bytes): the
+ * overrides of §7.2, else the partition's host for a->region. ED_EXIT_USAGE
+ * when there is no region or the region is not a region name.
+ */
+static int
+aws_endpoint(const struct aws *a, const char *service, char *out, size_t cap, struct err *e)
+{
+	char name[64];
+	const char *v = NULL;
+	size_t i;
+
+	if (strcmp(service, "ecs") == 0 && a->endpoint_url[0])
+		v = a->endpoint_url;
+	if (v == NULL) {
+		snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", service);
+		for (i = 17; name[i]; i++)
+			name[i] = (char)toupper((unsigned char)name[i]);
+		v = w_getenv(a->w, name);
+	}
+	if (v == NULL || v[0] == '\0')
+		v = w_getenv(a->w, "AWS_ENDPOINT_URL");
+	if (v != NULL && v[0] != '\0') {
+		if (strlen(v) >= cap)
+			return err_set(e, ED_EXIT_USAGE, "endpoint URL too long: %.80s...", v);
+		memcpy(out, v, strlen(v) + 1);
+		return 0;
+	}
+	if (a->region[0] == '\0')
+		return err_set(e, ED_EXIT_USAGE, "no AWS region: pass -r REGION or set AWS_REGION");
+	for (i = 0; a->region[i]; i++) {
+		char c = a->region[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-')
+			return err_set(e, ED_EXIT_USAGE, "'%.60s' is not an AWS region name", a->region);
+	}
+	snprintf(out, cap, "https://%s.%s.amazonaws.com%s", service, a->region,
+	    strncmp(a->region, "cn-", 3) == 0 ? ".cn" : "");
+	return 0;
+}
+
+/*
+ * 1 when sending operation op twice does no more than sending it once:
+ * reads (Describe*, List*, Get*) and the few writes that set a state
+ * (UpdateService to the same definition, StopTask, tagging). Everything
+ * else (RegisterTaskDefinition, RunTask, CreateService, ...) is not.
+ */
+static int
+aws_idempotent(const char *op)
+{
+	static const char *const sets[] = {
+		"UpdateService", "StopTask", "TagResource", "UntagResource", NULL
+	};
+	int i;
+
+	if (strncmp(op, "Describe", 8) == 0 || strncmp(op, "List", 4) == 0 || strncmp(op, "Get", 3) == 0)
+		return 1;
+	for (i = 0; sets[i]; i++) {
+		if (strcmp(op, sets[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+aws_type_in(const char *type, const char *const *list)
+{
+	int i;
+
+	for (i = 0; list[i]; i++) {
+		size_t n = strlen(list[i]);
+
+		/* entries ending in '*' are prefixes */
+		if (list[i][n - 1] == '*' ? strncmp(type, list[i], n - 1) == 0 : strcmp(type, list[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+aws_is_throttle(const char *type, int status)
+{
+	static const char *const t[] = {
+		"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+		"TooManyRequestsException", "ProvisionedThroughputExceededException",
+		"TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+		"LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+		"EC2ThrottledException", NULL
+	};
+
+	return status == 429 || aws_type_in(type, t);
+}
+
+static int
+aws_is_auth(const char *type, int status)
+{
+	static const char *const t[] = {
+		"UnrecognizedClientException", "InvalidSignatureException", "SignatureDoesNotMatch",
+		"ExpiredToken*", "AccessDenied*", "InvalidClientTokenId", "MissingAuthenticationToken",
+		"IncompleteSignature*", "RequestExpired", "RequestTimeTooSkewed", "AuthFailure",
+		"InvalidAccessKeyId", "UnauthorizedOperation", "NotAuthorized*", "MissingAuthenticationTokenException",
+		NULL
+	};
+
+	return aws_type_in(type, t) || (type[0] == '\0' && (status == 401 || status == 403));
+}
+
+/* AWS rejected the request's time: the clock of the signer is off. */
+static int
+aws_is_skew(const char *type, const char *msg)
+{
+	if (strcmp(type, "RequestTimeTooSkewed") == 0 || strcmp(type, "RequestExpired") == 0)
+		return 1;
+	if (strcmp(type, "InvalidSignatureException") == 0 || strcmp(type, "SignatureDoesNotMatch") == 0
+	    || strcmp(type, "AuthFailure") == 0)
+		return strstr(msg, "Signature expired") != NULL || strstr(msg, "not yet current") != NULL;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t
+aws_days(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Parses an IMF-fixdate ("Fri, 27 Nov 2026 08:00:00 GMT") into Unix seconds; -1 if not one. */
+static int64_t
+aws_http_date(const char *z)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4];
+	int d, y, h, mi, s, m;
+	const char *p = strchr(z, ',');
+
+	if (p == NULL || sscanf(p + 1, " %d %3s %d %d:%d:%d", &d, mon, &y, &h, &mi, &s) != 6)
+		return -1;
+	mon[3] = '\0';
+	p = strstr(months, mon);
+	if (p == NULL || (p - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 || h > 23 || mi > 59 || s > 60)
+		return -1;
+	m = (int)(p - months) / 3 + 1;
+	return aws_days(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+/* Copies the text between <tag> and </tag> of xml into out; 0 or -1. */
+static int
+aws_xml_get(const char *xml, size_t n, const char *tag, char *out, size_t cap)
+{
+	char open[40], close[40];
+	struct sv s = sv_make(xml, n);
+	size_t i;
+	const char *a = NULL, *b;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	for (i = 0; i + strlen(open) <= s.n; i++) {
+		if (memcmp(s.p + i, open, strlen(open)) == 0) {
+			a = s.p + i + strlen(open);
+			break;
+		}
+	}
+	if (a == NULL)
+		return -1;
+	for (b = a; b + strlen(close) <= s.p + s.n; b++) {
+		if (memcmp(b, close, strlen(close)) == 0) {
+			http_copyz(out, cap, sv_make(a, (size_t)(b - a)));
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Reads the error type and message of an error answer: JSON {"__type": ...,
+ * "message"|"Message": ...}, or XML <Code>/<Message>, or the x-amzn-ErrorType
+ * header. The type loses any "prefix#" and ":suffix".
+ */
+static void
+aws_error_fields(struct aws *a, char *type, size_t tcap, char *msg, size_t mcap)
+{
+	static jsmntok_t tok[512];
+	struct json_doc d;
+	struct err ignore;
+	char *p;
+
+	type[0] = msg[0] = '\0';
+	err_clear(&ignore);
+	if (a->errlen > 0 && json_parse(&d, a->errbody, a->errlen, tok, 512, &ignore) == 0) {
+		int t = json_get(&d, 0, "__type"), m = json_get(&d, 0, "message");
+		struct buf b;
+
+		if (m < 0)
+			m = json_get(&d, 0, "Message");
+		if (t >= 0) {
+			buf_init(&b, type, tcap);
+			json_str(&d, t, &b);
+		}
+		if (m >= 0) {
+			buf_init(&b, msg, mcap);
+			json_str(&d, m, &b);
+		}
+	} else if (a->errlen > 0) {
+		aws_xml_get(a->errbody, a->errlen, "Code", type, tcap);
+		aws_xml_get(a->errbody, a->errlen, "Message", msg, mcap);
+	}
+	if (type[0] == '\0')
+		http_copyz(type, tcap, sv_z(a->hp.r.error_type));
+	p = strrchr(type, '#');
+	if (p != NULL)
+		memmove(type, p + 1, strlen(p + 1) + 1);
+	p = strchr(type, ':');
+	if (p != NULL)
+		*p = '\0';
+	/* one line, and never a credential AWS may quote back (a canonical request) */
+	for (p = msg; *p; p++) {
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	}
+	if ((a->creds.token[0] && strstr(msg, a->creds.token) != NULL)
+	    || (a->creds.secret[0] && strstr(msg, a->creds.secret) != NULL)
+	    || strstr(msg, "x-amz-security-token:") != NULL)
+		snprintf(msg, mcap, "(message withheld: it quotes request credentials)");
+}
+
+/* The sink of every answer: 2xx bodies into the JSON stream, others into errbody. */
+static int
+aws_sink(void *ctx, const char *p, size_t n, struct err *e)
+{
+	struct aws *a = ctx;
+
+	if (a->hp.r.status >= 200 && a->hp.r.status < 300)
+		return json_stream_feed(&a->js, p, n, e);
+	if (n > sizeof(a->errbody) - a->errlen)
+		n = sizeof(a->errbody) - a->errlen;   /* the type is near the start; keep what fits */
+	memcpy(a->errbody + a->errlen, p, n);
+	a->errlen += n;
+	return 0;
+}
+
+/* Full-jitter backoff before retry number n (1-based): 0..min(cap, base * 2^n) ms. */
+static int64_t
+aws_backoff_ms(struct aws *a, int n)
+{
+	uint32_t r = 0;
+	int64_t ceil = ED_BACKOFF_BASE_MS;
+	int i;
+
+	for (i = 0; i < n && ceil < ED_BACKOFF_CAP_MS; i++)
+		ceil *= 2;
+	if (ceil > ED_BACKOFF_CAP_MS)
+		ceil = ED_BACKOFF_CAP_MS;
+	if (a->w->random(a->w->ctx, &r, sizeof(r)) != 0)
+		return ceil / 2;
+	return (int64_t)(r % (uint32_t)(ceil + 1));
+}
+
+/* One signed attempt. 0 with a whole answer in a->hp (any status), or the http_do code. */
+static int
+aws_attempt(struct aws *a, const struct http_url *u, const char *service, const char *target,
+    struct sv body, int idempotent, struct err *e)
+{
+	struct sig_header sh[5];
+	struct http_hdr hh[6];
+	struct sig_req sr;
+	struct sig_creds sc;
+	struct http_req rq;
+	char amz[17], host[300], authz[1024];
+	struct buf hb, ab;
+	size_t n = 0, i;
+	int rc;
+
+	buf_init(&hb, host, sizeof(host));
+	http_host_value(u, &hb);
+	sig_amzdate(a->w->wall_now(a->w->ctx) + a->skew, amz);
+	sh[n].name = sv_z("Host");
+	sh[n++].value = sv_make(host, hb.len);
+	sh[n].name = sv_z("Content-Type");
+	sh[n++].value = sv_z("application/x-amz-json-1.1");
+	sh[n].name = sv_z("X-Amz-Date");
+	sh[n++].value = sv_z(amz);
+	sh[n].name = sv_z("X-Amz-Target");
+	sh[n++].value = sv_z(target);
+	if (a->creds.token[0]) {
+		sh[n].name = sv_z("X-Amz-Security-Token");
+		sh[n++].value = sv_z(a->creds.token);
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.method = sv_z("POST");
+	sr.path = sv_z(u->path);
+	sr.query = sv_make("", 0);
+	sr.hdr = sh;
+	sr.nhdr = n;
+	sr.body = body;
+	sr.region = sv_z(a->region);
+	sr.service = sv_z(service);
+	sc.akid = sv_z(a->creds.akid);
+	sc.secret = sv_z(a->creds.secret);
+	sc.token = sv_z(a->creds.token);
+	buf_init(&ab, authz, sizeof(authz));
+	rc = sig_sign(&sr, &sc, amz, &ab, e);
+	if (rc != 0)
+		return rc;
+	for (i = 1; i < n; i++) {           /* http_do writes Host itself */
+		hh[i - 1].name = sh[i].name;
+		hh[i - 1].value = sh[i].value;
+	}
+	hh[n - 1].name = sv_z("Authorization");
+	hh[n - 1].value = sv_make(authz, ab.len);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = sv_z("POST");
+	rq.path = sv_z(u->path);
+	rq.hdr = hh;
+	rq.nhdr = n;
+	rq.body = body;
+	rq.idempotent = idempotent;
+	a->errlen = 0;
+	json_stream_init(&a->js, a->body, sizeof(a->body), a->tok, ED_MAX_JSON_TOKENS);
+	http_parser_init(&a->hp, 0, aws_sink, a);
+	a->attempts++;
+	rc = http_do(&a->http, u, &rq, &a->hp, e);
+	sig_wipe(authz, sizeof(authz));
+	return rc;
+}
+
+static void
+aws_log(struct aws *a, const char *op, int status, int64_t ms, int retries, const char *what)
+{
+	char st[16];
+
+	if (!a->verbose)
+		return;
+	if (status)
+		snprintf(st, sizeof(st), "%d", status);
+	else
+		snprintf(st, sizeof(st), "-");
+	w_printf(a->w, 2, "aws: %s status %s, %lld ms, request id %s, %d retr%s%s%s\n", op, st,
+	    (long long)ms, status && a->hp.r.request_id[0] ? a->hp.r.request_id : "-", retries,
+	    retries == 1 ? "y" : "ies", what[0] ? ", " : "", what);
+}
+
+/*
+ * Calls target ("AmazonEC2ContainerServiceV20141113.DescribeServices") of
+ * service ("ecs") with JSON body. On 0, *out is the answer (valid until the
+ * next aws_call on a). Otherwise an ED_EXIT_* code with e filled (code,
+ * message, http_status, aws_type, request_id), also copied to a->err.
+ */
+ED_UNUSED static int
+aws_call(struct aws *a, const char *service, const char *target, struct sv body,
+    struct json_doc *out, struct err *e)
+{
+	const char *dot = strrchr(target, '.');
+	const char *op = dot ? dot + 1 : target;
+	int idempotent = aws_idempotent(op);
+	char url[ED_MAX_URL];
+	struct http_url u;
+	int64_t t0 = a->w->mono_ms(a->w->ctx);
+	int attempt = 0, retries = 0, rc;
+
+	memset(out, 0, sizeof(*out));
+	a->calls++;
+	rc = aws_endpoint(a, service, url, sizeof(url), e);
+	if (rc == 0)
+		rc = http_url_parse(&u, url, "endpoint", e);
+	if (rc == 0 && (a->creds.akid[0] == '\0' || a->creds.secret[0] == '\0'))
+		rc = err_set(e, ED_EXIT_AUTH, "no AWS credentials to sign %s with", op);
+	if (rc != 0) {
+		memcpy(&a->err, e, sizeof(a->err));
+		return rc;
+	}
+	for (;;) {
+		struct err ae;
+		char type[96], msg[400];
+		int st, retry = 0, code;
+
+		attempt++;
+		err_clear(&ae);
+		rc = aws_attempt(a, &u, service, target, body, idempotent, &ae);
+		st = rc == 0 ? a->hp.r.status : 0;
+		if (rc == 0 && st >= 200 && st < 300) {
+			if (a->hp.body_bytes == 0)
+				rc = json_stream_feed(&a->js, "{}", 2, &ae);   /* an empty 2xx answer is {} */
+			if (rc == 0)
+				rc = json_stream_finish(&a->js, out, &ae);
+			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, rc ? "malformed answer" : "");
+			if (rc != 0) {
+				err_set(e, rc, "%s: %s", op, ae.msg);
+				memcpy(&a->err, e, sizeof(a->err));
+			}
+			return rc;
+		}
+		if (rc != 0) {
+			/* the network, or a failure before sending (signing, limits) */
+			retry = rc == ED_EXIT_NETWORK && a->http.last_retryable && (idempotent || !a->http.last_sent);
+			if (!retry || attempt >= a->max_attempts) {
+				aws_log(a, op, 0, a->w->mono_ms(a->w->ctx) - t0, retries, "failed");
+				if (rc == ED_EXIT_NETWORK && attempt > 1)
+					err_set(e, rc, "%s: %s (after %d attempts)", op, ae.msg, attempt);
+				else if (rc == ED_EXIT_NETWORK && !retry && a->http.last_sent && !idempotent
+				    && a->http.last_retryable)
+					err_set(e, rc, "%s: %s (not retried: the request may have been acted on)", op, ae.msg);
+				else
+					err_set(e, rc, "%s: %s", op, ae.msg);
+				memcpy(&a->err, e, sizeof(a->err));
+				return rc;
+			}
+		} else {
+			aws_error_fields(a, type, sizeof(type), msg, sizeof(msg));
+			if (aws_is_skew(type, msg) && !a->skew_fixed && a->hp.r.date[0]) {
+				int64_t server = aws_http_date(a->hp.r.date);
+
+				if (server > 0) {
+					a->skew = server - a->w->wall_now(a->w->ctx);
+					a->skew_fixed = 1;
+					attempt--;     /* re-signed with the server's time: not a retry */
+					aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, "clock skew corrected");
+					continue;
+				}
+			}
+			retry = aws_is_throttle(type, st) || (st >= 500 && idempotent);
+			if (!retry || attempt >= a->max_attempts) {
+				code = aws_is_auth(type, st) ? ED_EXIT_AUTH : ED_EXIT_AWS;
+				aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, type);
+				if (code == ED_EXIT_AUTH)
+					err_set(e, code, "AWS rejected the credentials for %s: %s%s%s (HTTP %d)", op,
+					    type[0] ? type : "error", msg[0] ? ": " : "", msg, st);
+				else
+					err_set(e, code, "AWS rejected %s: %s%s%s (HTTP %d%s)", op,
+					    type[0] ? type : "error", msg[0] ? ": " : "", msg, st,
+					    attempt > 1 ? ", after retries" : "");
+				e->http_status = st;
+				http_copyz(e->aws_type, sizeof(e->aws_type), sv_z(type));
+				http_copyz(e->request_id, sizeof(e->request_id), sv_z(a->hp.r.request_id));
+				memcpy(&a->err, e, sizeof(a->err));
+				return code;
+			}
+		}
+		retries++;
+		a->retries++;
+		a->w->sleep_ms(a->w->ctx, aws_backoff_ms(a, retries));
+	}
+}
+
+/*
+ * The ECS call seam of section 11: op is the bare operation name
+ * ("DescribeServices"); ctx is the struct aws *.
+ */
+ED_UNUSED static int
+aws_ecs_call(void *ctx, const char *op, struct sv body, struct json_doc *out, struct err *e)
+{
+	char target[128];
+
+	snprintf(target, sizeof(target), "AmazonEC2ContainerServiceV20141113.%s", op);
+	return aws_call(ctx, "ecs", target, body, out, e);
+}
 
 /* ---- the query protocol (STS) --------------------------------------------------- */
 /*
- * aws_query(): one AWS query-protocol call (form body, XML answer), signed
- * with SigV4 for service "sts" (signer NULL: sent unsigned, as
- * AssumeRoleWithWebIdentity must be). The signature of struct cred_io's sts
- * seam; ctx is the struct http_client * to send on.
- *
- * Provisional: sends once over http_do(). It is to be routed through the
- * transport's signed send (retries, clock-skew correction) when section 10
- * exposes one.
+ * aws_query(): one AWS query-protocol call (form body, XML answer) on the
+ * connections of a struct aws, signed with SigV4 for service "sts" with the
+ * given credentials (NULL: sent unsigned, as AssumeRoleWithWebIdentity must
+ * be). It is the signature of struct cred_io's sts seam (ctx: struct aws *).
+ * Same rules as aws_call(): the clock skew of a->skew, one re-signed retry
+ * when STS says the time is off, retries with backoff for throttling, 5xx
+ * and transient network failures (every STS action we use may be repeated),
+ * -v lines. An error answer is returned as such (0, *status, XML in out):
+ * the credential layer maps it, naming the source.
  */
+
 static int
-aws_query(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
-    struct sv form, struct buf *out, int *status, struct err *e)
+aws_query_sink(void *ctx, const char *p, size_t n, struct err *e)
 {
-	static struct http_parser hp;
-	struct http_client *hc = ctx;
-	struct http_url u;
+	(void)e;
+	buf_put(ctx, p, n);
+	return 0;
+}
+
+/* One attempt: 0 with the whole answer in out and a->hp (any status), or the http_do code. */
+static int
+aws_query_attempt(struct aws *a, const struct http_url *u, const char *region,
+    const struct cred *signer, struct sv form, struct buf *out, struct err *e)
+{
 	struct sig_header sh[4];
 	struct http_hdr hh[4];
 	struct sig_req sr;
@@ -6047,13 +6665,9 @@ aws_query(void *ctx, const char *endpoint, const char *region, const struct cred
 	size_t n = 0, i;
 	int rc;
 
-	*status = 0;
-	rc = http_url_parse(&u, endpoint, "STS endpoint", e);
-	if (rc != 0)
-		return rc;
 	buf_init(&hb, host, sizeof(host));
-	http_host_value(&u, &hb);
-	sig_amzdate(hc->w->wall_now(hc->w->ctx), amz);
+	http_host_value(u, &hb);
+	sig_amzdate(a->w->wall_now(a->w->ctx) + a->skew, amz);
 	sh[n].name = sv_z("Host");
 	sh[n++].value = sv_make(host, hb.len);
 	sh[n].name = sv_z("Content-Type");
@@ -6064,14 +6678,16 @@ aws_query(void *ctx, const char *endpoint, const char *region, const struct cred
 		sh[n].name = sv_z("X-Amz-Security-Token");
 		sh[n++].value = sv_z(signer->token);
 	}
-	for (i = 1; i < n; i++) {
+	for (i = 1; i < n; i++) {           /* http_do writes Host itself */
 		hh[i - 1].name = sh[i].name;
 		hh[i - 1].value = sh[i].value;
 	}
+	memset(&rq, 0, sizeof(rq));
+	rq.nhdr = n - 1;
 	if (signer) {
 		memset(&sr, 0, sizeof(sr));
 		sr.method = sv_z("POST");
-		sr.path = sv_z(u.path);
+		sr.path = sv_z(u->path);
 		sr.query = sv_make("", 0);
 		sr.hdr = sh;
 		sr.nhdr = n;
@@ -6087,19 +6703,95 @@ aws_query(void *ctx, const char *endpoint, const char *region, const struct cred
 			return rc;
 		hh[n - 1].name = sv_z("Authorization");
 		hh[n - 1].value = sv_make(authz, ab.len);
+		rq.nhdr = n;
 	}
-	memset(&rq, 0, sizeof(rq));
 	rq.method = sv_z("POST");
-	rq.path = sv_z(u.path);
+	rq.path = sv_z(u->path);
 	rq.hdr = hh;
-	rq.nhdr = signer ? n : n - 1;
 	rq.body = form;
-	http_parser_init(&hp, 0, cred_http_sink, out);
-	rc = http_do(hc, &u, &rq, &hp, e);
-	memset(authz, 0, sizeof(authz));
-	if (rc == 0)
-		*status = hp.r.status;
+	rq.idempotent = 1;
+	out->len = 0;
+	out->overflow = 0;
+	if (out->cap)
+		out->p[0] = '\0';
+	http_parser_init(&a->hp, 0, aws_query_sink, out);
+	a->attempts++;
+	rc = http_do(&a->http, u, &rq, &a->hp, e);
+	sig_wipe(authz, sizeof(authz));
 	return rc;
+}
+
+static int
+aws_query(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+    struct sv form, struct buf *out, int *status, struct err *e)
+{
+	struct aws *a = ctx;
+	struct http_url u;
+	char op[64];
+	int64_t t0 = a->w->mono_ms(a->w->ctx);
+	int attempt = 0, retries = 0, rc;
+	long amp;
+
+	*status = 0;
+	snprintf(op, sizeof(op), "sts");
+	if (sv_starts(form, "Action=")) {
+		amp = sv_chr(form, '&');
+		snprintf(op, sizeof(op), "%.*s", (int)((amp < 0 ? (long)form.n : amp) - 7), form.p + 7);
+	}
+	a->calls++;
+	rc = http_url_parse(&u, endpoint, "STS endpoint (AWS_ENDPOINT_URL_STS)", e);
+	if (rc != 0)
+		return rc;
+	for (;;) {
+		struct err ae;
+		char type[96], msg[400];
+		struct buf tb, mb;
+		int st, retry;
+
+		attempt++;
+		err_clear(&ae);
+		rc = aws_query_attempt(a, &u, region, signer, form, out, &ae);
+		st = rc == 0 ? a->hp.r.status : 0;
+		if (rc != 0) {
+			retry = rc == ED_EXIT_NETWORK && a->http.last_retryable;
+			if (!retry || attempt >= a->max_attempts) {
+				aws_log(a, op, 0, a->w->mono_ms(a->w->ctx) - t0, retries, "failed");
+				if (attempt > 1)
+					return err_set(e, rc, "STS %s: %s (after %d attempts)", op, ae.msg, attempt);
+				return err_set(e, rc, "STS %s: %s", op, ae.msg);
+			}
+		} else if (st >= 200 && st < 300) {
+			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, "");
+			*status = st;
+			return 0;
+		} else {
+			buf_init(&tb, type, sizeof(type));
+			buf_init(&mb, msg, sizeof(msg));
+			cred_xml_get(sv_make(out->p, out->len), "Error/Code", &tb);
+			cred_xml_get(sv_make(out->p, out->len), "Error/Message", &mb);
+			if (aws_is_skew(type, msg) && !a->skew_fixed && a->hp.r.date[0]) {
+				int64_t server = aws_http_date(a->hp.r.date);
+
+				if (server > 0) {
+					a->skew = server - a->w->wall_now(a->w->ctx);
+					a->skew_fixed = 1;
+					attempt--;
+					aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries,
+					    "clock skew corrected");
+					continue;
+				}
+			}
+			retry = aws_is_throttle(type, st) || st >= 500;
+			if (!retry || attempt >= a->max_attempts) {
+				aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, type);
+				*status = st;
+				return 0;
+			}
+		}
+		retries++;
+		a->retries++;
+		a->w->sleep_ms(a->w->ctx, aws_backoff_ms(a, retries));
+	}
 }
 
 /* ---- STS and roles (§7.1) ------------------------------------------------------ */
@@ -6673,23 +7365,74 @@ cred_whoami(struct cred_ctx *c, struct cred_who *who, struct err *e)
 	return 0;
 }
 
-/*
- * The ECS endpoint as §7.2 says: --endpoint-url, AWS_ENDPOINT_URL_ECS,
- * AWS_ENDPOINT_URL, else https://ecs.<region>.amazonaws.com (.com.cn for
- * cn-*). For --check; the transport's own choice is what ECS calls use.
- */
-static void
-cred_ecs_endpoint(struct cred_ctx *c, const char *flag, char *out, size_t cap)
-{
-	const char *ep = flag && flag[0] ? flag : cred_env(c, "AWS_ENDPOINT_URL_ECS");
+/* ---- one run's AWS session: the transport with credentials kept fresh -------- */
 
-	if (!ep)
-		ep = cred_env(c, "AWS_ENDPOINT_URL");
-	if (ep)
-		snprintf(out, cap, "%s", ep);
-	else
-		snprintf(out, cap, "https://ecs.%s.amazonaws.com%s", c->region,
-		    sv_starts(sv_z(c->region), "cn-") ? ".cn" : "");
+struct aws_session {
+	struct aws aws;
+	struct cred_io io;
+	struct cred_ctx cred;
+};
+
+/* Copies the credentials in use into the transport, refreshing them first when they are about to expire. */
+static int
+aws_session_fresh(struct aws_session *s, struct err *e)
+{
+	int rc = cred_fresh(&s->cred, e);
+
+	if (rc != 0)
+		return rc;
+	memcpy(s->aws.creds.akid, s->cred.cur.akid, sizeof(s->aws.creds.akid));
+	memcpy(s->aws.creds.secret, s->cred.cur.secret, sizeof(s->aws.creds.secret));
+	memcpy(s->aws.creds.token, s->cred.cur.token, sizeof(s->aws.creds.token));
+	return 0;
+}
+
+/*
+ * Opens the AWS side of a run: the transport (aws_init: anchors, proxy,
+ * retries), then region and credentials (cred_start, whose STS calls and
+ * metadata requests use the transport's connections), and hands both to the
+ * transport. s is large: keep it static. 0, or the exit code with e set (3
+ * region or settings, 20 credentials, 22 network).
+ */
+static int
+aws_session_open(struct aws_session *s, struct world *w, const struct cred_opts *o,
+    const char *endpoint_url, const char *ca_bundle, int verbose, struct err *e)
+{
+	int rc = aws_init(&s->aws, w, NULL, endpoint_url, ca_bundle, verbose, e);
+
+	cred_io_system(&s->io, &s->aws.http);
+	s->io.sts = aws_query;
+	s->io.sts_ctx = &s->aws;
+	cred_init(&s->cred, w, &s->io, o);
+	if (rc == 0)
+		rc = cred_start(&s->cred, e);
+	if (s->cred.region[0])
+		snprintf(s->aws.region, sizeof(s->aws.region), "%s", s->cred.region);
+	if (rc == 0)
+		rc = aws_session_fresh(s, e);
+	return rc;
+}
+
+static void
+aws_session_close(struct aws_session *s)
+{
+	cred_wipe(&s->cred.cur);
+	sig_wipe(&s->aws.creds, sizeof(s->aws.creds));
+	aws_close(&s->aws);
+}
+
+/*
+ * The ECS call seam of section 11 for the product (ctx: struct
+ * aws_session *): credentials refreshed before expiry, then aws_ecs_call().
+ */
+static ED_UNUSED int
+aws_session_ecs_call(void *ctx, const char *op, struct sv body, struct json_doc *out,
+    struct err *e)
+{
+	struct aws_session *s = ctx;
+	int rc = aws_session_fresh(s, e);
+
+	return rc != 0 ? rc : aws_ecs_call(&s->aws, op, body, out, e);
 }
 
 /* ===== 11. ECS operations ================================================= */
@@ -7784,23 +8527,15 @@ cli_print_error(struct world *w, const struct err *e)
 static int
 cli_check(struct world *w, const struct cli_opts *o)
 {
-	static struct cred_ctx c;
-	static struct http_client hc;
-	static struct tls_anchors anchors;
-	struct cred_io io;
+	static struct aws_session sess;
+	struct cred_ctx *c = &sess.cred;
 	struct cred_opts co;
 	struct cred_who who;
-	struct err e;
-	char mask[16], ep[512];
-	const char *bundle = o->ca_bundle ? o->ca_bundle : w_getenv(w, "AWS_CA_BUNDLE");
+	struct err e, ee;
+	char mask[16], ep[ED_MAX_URL];
 	int rc;
 
 	err_clear(&e);
-	tls_anchors_init(&anchors);
-	rc = bundle && bundle[0] ? tls_anchors_add_file(&anchors, bundle, &e) : 0;
-	http_client_init(&hc, w, &anchors);
-	if (rc == 0)
-		rc = http_proxy_from_env(&hc.proxy, w, &e);
 	memset(&co, 0, sizeof(co));
 	co.access_key = o->access_key;
 	co.secret_key = o->secret_key;
@@ -7808,29 +8543,23 @@ cli_check(struct world *w, const struct cli_opts *o)
 	co.region = o->region;
 	co.assume_role = o->assume_role;
 	co.instance_only = o->instance_profile;
-	cred_io_system(&io, &hc);
-	io.sts = aws_query;
-	io.sts_ctx = &hc;
-	cred_init(&c, w, &io, &co);
-	if (rc == 0)
-		rc = cred_start(&c, &e);
-	if (c.region[0]) {
-		w_printf(w, 1, "region:       %s (from %s)\n", c.region, c.region_source);
-		cred_ecs_endpoint(&c, o->endpoint_url, ep, sizeof(ep));
-		w_printf(w, 1, "ECS endpoint: %s\n", ep);
-		cred_sts_endpoint(&c, sv_make("", 0), ep, sizeof(ep));
+	rc = aws_session_open(&sess, w, &co, o->endpoint_url, o->ca_bundle, o->verbose, &e);
+	if (c->region[0]) {
+		err_clear(&ee);
+		w_printf(w, 1, "region:       %s (from %s)\n", c->region, c->region_source);
+		if (aws_endpoint(&sess.aws, "ecs", ep, sizeof(ep), &ee) == 0)
+			w_printf(w, 1, "ECS endpoint: %s\n", ep);
+		cred_sts_endpoint(c, sv_make("", 0), ep, sizeof(ep));
 		w_printf(w, 1, "STS endpoint: %s\n", ep);
 	}
 	if (rc == 0) {
-		cred_mask(c.cur.akid, mask);
-		w_printf(w, 1, "credentials:  %s\n", c.cur.source);
-		w_printf(w, 1, "access key:   %s (%s)\n", mask, c.cur.expires ? "temporary" : "long-term");
-		if (c.cur.expires) {
-			int64_t left = c.cur.expires - w->wall_now(w->ctx);
-
-			w_printf(w, 1, "expires in:   %lld min\n", (long long)(left / 60));
-		}
-		rc = cred_whoami(&c, &who, &e);
+		cred_mask(c->cur.akid, mask);
+		w_printf(w, 1, "credentials:  %s\n", c->cur.source);
+		w_printf(w, 1, "access key:   %s (%s)\n", mask, c->cur.expires ? "temporary" : "long-term");
+		if (c->cur.expires)
+			w_printf(w, 1, "expires in:   %lld min\n",
+			    (long long)((c->cur.expires - w->wall_now(w->ctx)) / 60));
+		rc = cred_whoami(c, &who, &e);
 	}
 	if (rc == 0) {
 		w_printf(w, 1, "caller:       %s\n", who.arn);
@@ -7839,8 +8568,7 @@ cli_check(struct world *w, const struct cli_opts *o)
 	} else {
 		cli_print_error(w, &e);
 	}
-	cred_wipe(&c.cur);
-	http_client_close(&hc);
+	aws_session_close(&sess);
 	return rc;
 }
 

@@ -171,7 +171,8 @@ setup_client(int with_ca)
 	struct err e;
 	char path[512];
 
-	http_client_close(&hc);
+	if (hc.w)
+		http_client_close(&hc);
 	th_world_bind(&w, &tw);
 	tw.wall = (int64_t)time(NULL);
 	tls_anchors_init(&anchors);
@@ -299,7 +300,8 @@ main(void)
 	RUN(validation_time_comes_from_world);
 	RUN(self_signed_trusted_by_bundle);
 	RUN(ip_literal_is_not_a_dns_name);
-	http_client_close(&hc);
+	if (hc.w)
+		http_client_close(&hc);
 	nu_stop(&srv);
 	return th_exit();
 }
