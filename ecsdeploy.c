@@ -4568,6 +4568,7 @@ struct cred_ctx {
 	int have;
 	/* Set by the resolver (section 10) so cred_fresh() can re-resolve. */
 	int (*refresh)(struct cred_ctx *c, struct err *e);
+	int64_t resolved_at;                  /* wall clock of the last resolution */
 };
 
 static struct sv
@@ -5724,6 +5725,9 @@ cred_fresh(struct cred_ctx *c, struct err *e)
 	int64_t now = c->w->wall_now(c->w->ctx);
 
 	if (c->have && (c->cur.expires == 0 || c->cur.expires - now > CRED_REFRESH_AHEAD_S))
+		return 0;
+	/* Just resolved and still good for a while: short-lived sources are not hammered. */
+	if (c->have && now - c->resolved_at < CRED_REFRESH_AHEAD_S / 5 && c->cur.expires - now > 30)
 		return 0;
 	if (c->refresh == NULL)
 		return err_set(e, ED_EXIT_AUTH, "credentials %s", c->have ? "expired" : "not resolved");
@@ -7296,6 +7300,7 @@ cred_resolve(struct cred_ctx *c, struct err *e)
 	}
 	cred_wipe(&base);
 	c->have = rc == 0;
+	c->resolved_at = c->w->wall_now(c->w->ctx);
 	return rc;
 }
 

@@ -1209,6 +1209,15 @@ t_refresh_before_expiry(void)
 	sts_expiry = TW.wall + 3600;
 	CHECK(cred_fresh(&C, &E) == 0 && sts_calls == 2 && C.cur.expires == TW.wall + 3600);
 	CHECK(strcmp(C.cur.akid, "AKID-deployer") == 0);
+	/* Just resolved: not again unless they lapse within 30 s. */
+	setup(env, &o);
+	sts_expiry = TW.wall + 200;
+	CHECK(cred_start(&C, &E) == 0 && cred_fresh(&C, &E) == 0 && sts_calls == 1);
+	TW.wall += 60;
+	CHECK(cred_fresh(&C, &E) == 0 && sts_calls == 2);
+	setup(env, &o);
+	sts_expiry = TW.wall + 20;
+	CHECK(cred_start(&C, &E) == 0 && cred_fresh(&C, &E) == 0 && sts_calls == 2);
 	/* Long-term keys never refresh. */
 	setup(env, NULL);
 	CHECK(cred_start(&C, &E) == 0 && C.cur.expires == 0);

@@ -396,13 +396,17 @@ def t_container(c):
     expect("FULL_URI over plain http to a non-loopback host is refused before any request", got,
            got[0] == 20 and "must be an https URL" in got[2]
            and not [e for e in ctl(c.urls, "log") if e.get("kind") == "container"])
-    # refresh: credentials expiring within 5 minutes are fetched again before signing
-    ctl(c.urls, "config", {"containers": {"task": {"token": None, "creds": U["container"],
-                                                   "expires_in": 120}}})
-    got = run(c, {"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url}, name="refresh")
-    hits = [e for e in ctl(c.urls, "log") if e.get("kind") == "container"]
-    expect("credentials expiring within 5 minutes are re-resolved before the next signature", got,
-           got[0] == 0 and len(hits) == 2)
+    # refresh: credentials expiring within 5 minutes are fetched again before signing, but not
+    # right after they were fetched unless they are about to lapse (30 s)
+    for expires_in, want in ((120, 1), (20, 3)):
+        ctl(c.urls, "reset", {})
+        ctl(c.urls, "config", {"containers": {"task": {"token": None, "creds": U["container"],
+                                                       "expires_in": expires_in}}})
+        got = run(c, {"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url},
+                  name="refresh")
+        hits = [e for e in ctl(c.urls, "log") if e.get("kind") == "container"]
+        expect("credentials lapsing in %d s: fetched %d time(s) for one --check" % (expires_in, want),
+               got, got[0] == 0 and len(hits) == want, " hits %d" % len(hits))
     # --aws-instance-profile: the environment is ignored
     ctl(c.urls, "config", {"containers": {"task": {"token": None, "creds": U["container"]}}})
     got = run(c, {"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url,

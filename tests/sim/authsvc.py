@@ -37,6 +37,7 @@ import datetime
 import json
 import re
 import secrets
+import socket
 import sys
 import threading
 import urllib.error
@@ -278,10 +279,14 @@ def make_handler(state):
 def serve(moto_url=None, sim_ctx=None, host="127.0.0.1", port=0):
     """Starts the server on a daemon thread; returns (urls, server, state)."""
     state = State(moto_url, sim_ctx)
-    srv = ThreadingHTTPServer((host, port), make_handler(state))
+    v6 = ":" in host
+    cls = ThreadingHTTPServer
+    if v6:
+        cls = type("ThreadingHTTPServer6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    srv = cls((host, port), make_handler(state))
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = "http://%s:%d" % (host, srv.server_address[1])
+    base = "http://%s:%d" % ("[%s]" % host if v6 else host, srv.server_address[1])
     urls = {"sts": base + "/sts", "imds": base + "/imds", "ecs_creds": base + "/creds/",
             "auth_control": base + "/_ctl/"}
     return urls, srv, state
@@ -289,8 +294,7 @@ def serve(moto_url=None, sim_ctx=None, host="127.0.0.1", port=0):
 
 def start(ctx, host="127.0.0.1"):
     """The simulator's hook: serve next to it, with keys it accepts; returns the URLs."""
-    urls, _, state = serve(sim_ctx=ctx, host=host if host in ("127.0.0.1", "localhost", "::1")
-                           else "127.0.0.1")
+    urls, _, state = serve(sim_ctx=ctx, host=host if host in ("127.0.0.1", "::1") else "127.0.0.1")
     with state.lock:
         state.containers["default"] = {
             "token": None, "creds": state.issue("arn:aws:sts::123456789012:assumed-role/task/sim")}
