@@ -23,7 +23,6 @@ import json
 import math
 import random
 import re
-import time
 import uuid
 
 # --------------------------------------------------------------------------------------------
@@ -48,9 +47,6 @@ def invalid(msg):
     return ApiError("InvalidParameterException", msg)
 
 
-OUTPUT_ONLY_TD = ("taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-                  "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt")
-
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
 STAGES_BG = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
              "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
@@ -69,6 +65,7 @@ DEFAULT_TIMINGS = {
     "steady_after": 10,         # a deployment is COMPLETED this long after it became steady
     "retain_stopped": 3600,    # STOPPED tasks stay visible this long
     "event_repeat": 60,        # the same placement event again after this long
+    "hook": 3,                 # an AWS_LAMBDA lifecycle hook answers after this long
 }
 
 
@@ -213,6 +210,7 @@ class Sim:
         self.cb_threshold = sc.get("circuit_breaker_threshold")
         self.alarm_states = dict(sc.get("alarms", {}))
         self.hooks = dict(sc.get("lifecycle_hooks", {}))   # stage -> "wait"
+        self.lambda_hooks = dict(sc.get("lambda_hooks", {}))  # hook target ARN -> SUCCEEDED|FAILED|IN_PROGRESS
         self.registered_by = sc.get("registered_by", "arn:aws:iam::%s:user/ecs-deploy-test" % self.account)
         self.fargate_capacity = sc.get("fargate_capacity")  # max live Fargate tasks, None = unlimited
         self.clusters = {}
@@ -565,7 +563,6 @@ class Task:
         inp = rec["input"]
         self.network_mode = inp.get("networkMode", "awsvpc" if launch_type == "FARGATE" else "bridge")
         self.cpu, self.memory, self.host_ports = td_resources(rec)
-        self.now0 = sim.t
         self.created_at = sim.t
         self.last = "PROVISIONING"
         self.desired = "RUNNING"
@@ -667,7 +664,7 @@ class Task:
                 elif instant_health:
                     c.health = "HEALTHY"
                 else:
-                    c.health_at = now + min(interval, max(start, 1))
+                    c.health_at = now + interval   # the first check passes
         self.update_health()
         self.touch()
 
@@ -787,9 +784,8 @@ class Task:
         return d
 
 
-# the operations and the service scheduler live in their own modules; bind them onto Sim.
+# the operations live in ecsops.py (which uses the scheduler in ecssched.py); bind them onto Sim.
 from ecsops import Ops  # noqa: E402
-from ecssched import Service, Deployment, ServiceDeployment  # noqa: E402,F401
 
 for _name, _fn in list(Ops.__dict__.items()):
     if callable(_fn) and not _name.startswith("__"):

@@ -8,8 +8,7 @@ ECS uses for the same condition, where we know them.
 import copy
 import re
 
-from ecsmodel import (ApiError, client_error, invalid, page, hex32, short_id, td_resources,
-                      parse_resource, OUTPUT_ONLY_TD)
+from ecsmodel import ApiError, client_error, invalid, page, parse_resource
 from ecssched import Service, default_dc
 
 FAMILY_RE = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
@@ -95,10 +94,13 @@ class Ops:
         ref = p["taskDefinition"]
         name = ref.rsplit("/", 1)[-1] if ref.startswith("arn:") else ref
         if ":" not in name:
-            raise client_error("Invalid revision number. Number: %s" % name)
+            raise client_error("Revision is missing.")
+        rev = name.rsplit(":", 1)[1]
+        if not rev.isdigit():
+            raise invalid("Invalid revision number. Number: %s" % rev)
         rec = self.td_find(ref)
         if rec is None:
-            raise client_error("The specified task definition does not exist.")
+            raise client_error("Unable to describe task definition.")
         if rec["status"] == "ACTIVE":
             rec["status"] = "INACTIVE"
             rec["deregisteredAt"] = self.t
@@ -285,9 +287,9 @@ class Ops:
                 raise invalid("TaskDefinition must be provided.")
         rec = self.td_find(p.get("taskDefinition"))
         if rec is None:
-            raise invalid("TaskDefinition not found.")
+            raise client_error("TaskDefinition not found.")
         if rec["status"] != "ACTIVE":
-            raise invalid("TaskDefinition is inactive")
+            raise client_error("TaskDefinition is inactive")
         if p.get("desiredCount", 0) < 0:
             raise invalid("desiredCount can't be negative")
         self.check_launch(rec, p.get("launchType"), p.get("networkConfiguration"))
@@ -337,7 +339,9 @@ class Ops:
             if p["desiredCount"] < 0:
                 raise invalid("desiredCount can't be negative")
         if p.get("deploymentConfiguration") is not None:
-            dc = copy.deepcopy(svc.dc)
+            # members not sent are kept (set update_replaces_deployment_configuration to make
+            # them fall back to their defaults instead)
+            dc = {} if self.sc.get("update_replaces_deployment_configuration") else copy.deepcopy(svc.dc)
             dc.update(copy.deepcopy(p["deploymentConfiguration"]))
             dc = default_dc(dc)
             if dc["maximumPercent"] < dc["minimumHealthyPercent"] or dc["maximumPercent"] <= 0 and svc.desired:
@@ -460,6 +464,24 @@ class Ops:
                 raise ApiError("ConflictException", "There is no previous service revision to roll back to.")
             sd.set_status("ROLLBACK_REQUESTED", now)
             sd._stop_due = now
+        return {"serviceDeploymentArn": sd.arn}
+
+    def op_ContinueServiceDeployment(self, p):
+        sd = self.sds.get(p["serviceDeploymentArn"])
+        if sd is None:
+            raise ApiError("ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+        det = [h for h in sd.hooks if h["hookId"] == p["hookId"]]
+        if not det:
+            raise invalid("The lifecycle hook %s was not found in the service deployment." % p["hookId"])
+        det = det[0]
+        if det["status"] != "AWAITING_ACTION" or sd.status != "IN_PROGRESS":
+            raise client_error("The lifecycle hook %s is not awaiting action (status %s)." % (p["hookId"], det["status"]))
+        if p.get("action", "CONTINUE") == "ROLLBACK":
+            det["status"] = "SUCCEEDED"
+            sd.svc.rollback(sd.target, sd, self.t, "Service deployment rolled back by ContinueServiceDeployment.")
+        else:
+            det["status"] = "SUCCEEDED"
+        sd.updated_at = self.t
         return {"serviceDeploymentArn": sd.arn}
 
     def op_DescribeServiceRevisions(self, p):
@@ -642,6 +664,3 @@ class Ops:
         if not self.resource_exists(arn):
             raise ApiError("ResourceNotFoundException", "The specified resource could not be found.")
         return {"tags": list(self.tags.get(arn, []))}
-
-
-__all__ = ["Ops", "hex32", "short_id", "td_resources", "OUTPUT_ONLY_TD"]

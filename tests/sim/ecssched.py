@@ -23,10 +23,11 @@ BLUE_GREEN / LINEAR / CANARY: the service deployment walks RECONCILE_SERVICE, PR
 """
 
 import copy
+import hashlib
 import math
 import uuid
 
-from ecsmodel import ApiError, LIVE, STAGES_BG, ceil_pct, floor_pct, digits, short_id
+from ecsmodel import LIVE, STAGES_BG, ceil_pct, floor_pct, digits
 
 
 def default_dc(dc):
@@ -121,6 +122,8 @@ class ServiceDeployment:
         self.alarm_status = "MONITORING" if self.alarm_names else "DISABLED"
         self.triggered = []
         self.rollback_dep = None
+        self.hooks = []               # lifecycleHookDetails, oldest first
+        self.hook_state = {}
 
     def set_status(self, status, now, reason=None):
         self.status = status
@@ -177,6 +180,8 @@ class ServiceDeployment:
             d["lifecycleStage"] = self.stage
         if self.rollback:
             d["rollback"] = self.rollback
+        if self.hooks:
+            d["lifecycleHookDetails"] = [{k: v for k, v in h.items() if not k.startswith("_")} for h in self.hooks]
         return d
 
     def brief(self):
@@ -250,7 +255,7 @@ class Service:
         images = []
         for c in rec["input"]["containerDefinitions"]:
             images.append({"containerName": c["name"], "image": c.get("image", ""),
-                           "imageDigest": "sha256:" + __import__("hashlib").sha256(c.get("image", "").encode()).hexdigest()})
+                           "imageDigest": "sha256:" + hashlib.sha256(c.get("image", "").encode()).hexdigest()})
         r = {"serviceRevisionArn": arn, "serviceArn": self.arn, "clusterArn": self.cluster["arn"],
              "taskDefinition": dep.td_arn, "containerImages": images, "createdAt": sim.t,
              "loadBalancers": self.params.get("loadBalancers", []),
@@ -378,7 +383,8 @@ class Service:
             p.sd.set_status("IN_PROGRESS", now)
             p.sd.started_at = now
             if p.sd.strategy != "ROLLING":
-                p.sd.set_stage("RECONCILE_SERVICE", now)
+                # RECONCILE_SERVICE happens only with more than one ACTIVE revision (ECS docs)
+                p.sd.set_stage("RECONCILE_SERVICE" if len(p.sd.sources) > 1 else "PRE_SCALE_UP", now)
         if p.sd is not None and p.sd.strategy != "ROLLING" and p.sd.in_progress():
             self.schedule_bluegreen(p, p.sd, now)
         else:
@@ -437,13 +443,17 @@ class Service:
             return
         waited = now - sd.stage_at
         stage = sd.stage
-        hook = self.sim.hooks.get(stage)
-        if hook == "wait" and stage not in ("SCALE_UP", "BAKE_TIME", "CLEAN_UP"):
-            return
+        clear = self.hooks_clear(p, sd, now)
+        if sd.status != "IN_PROGRESS":
+            return   # a hook rolled the deployment back
+
+        def go(nxt):
+            if clear:
+                sd.set_stage(nxt, now)
         if stage in ("RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT",
                      "POST_PRODUCTION_TRAFFIC_SHIFT"):
             if waited >= tm["stage"]:
-                sd.set_stage(STAGES_BG[STAGES_BG.index(stage) + 1], now)
+                go(STAGES_BG[STAGES_BG.index(stage) + 1])
             return
         if stage == "SCALE_UP":
             mine = [t for t in self.sim.tasks.values() if t.deployment is p and t.desired == "RUNNING"]
@@ -451,12 +461,12 @@ class Service:
                 self.launch(p, D - len(mine), now)
             mine = [t for t in self.sim.tasks.values() if t.deployment is p and t.desired == "RUNNING"]
             if len(mine) >= D and all(t.healthy() for t in mine):
-                sd.set_stage("POST_SCALE_UP", now)
+                go("POST_SCALE_UP")
             return
         if stage == "TEST_TRAFFIC_SHIFT":
             sd.test_weight = 100.0
             if waited >= tm["traffic_shift"]:
-                sd.set_stage("POST_TEST_TRAFFIC_SHIFT", now)
+                go("POST_TEST_TRAFFIC_SHIFT")
             return
         if stage == "PRODUCTION_TRAFFIC_SHIFT":
             strat = sd.strategy
@@ -479,20 +489,69 @@ class Service:
                 done = waited >= tm["traffic_shift"]
             if done:
                 sd.prod_weight = 100.0
-                sd.set_stage("POST_PRODUCTION_TRAFFIC_SHIFT", now)
+                go("POST_PRODUCTION_TRAFFIC_SHIFT")
             return
         if stage == "BAKE_TIME":
             if waited >= float(dc.get("bakeTimeInMinutes", 0)) * 60:
-                sd.set_stage("CLEAN_UP", now)
+                go("CLEAN_UP")
             return
         if stage == "CLEAN_UP":
             for d in blue:
                 for t in d.tasks():
                     t.stop(now, "ServiceSchedulerInitiated", "Scaling activity initiated by (deployment %s)" % p.id)
-            if not any(t.deployment is not p and t.service is self and t.last != "STOPPED"
-                       for t in self.sim.tasks.values()):
+            if clear and not any(t.deployment is not p and t.service is self and t.last != "STOPPED"
+                                 for t in self.sim.tasks.values()):
                 self.complete(p, now)
             return
+
+    def hooks_clear(self, p, sd, now):
+        """Run the lifecycle hooks of the current stage; True when all of them let it move on.
+        PAUSE hooks wait for ContinueServiceDeployment; AWS_LAMBDA hooks answer what the scenario's
+        `lambda_hooks` says for their ARN (default SUCCEEDED) after `hook` seconds."""
+        stage = sd.stage
+        if self.sim.hooks.get(stage) == "wait":
+            return False
+        clear = True
+        for n, h in enumerate(sd.dc.get("lifecycleHooks") or []):
+            if stage not in (h.get("lifecycleStages") or []):
+                continue
+            key = (stage, n)
+            det = sd.hook_state.get(key)
+            if det is None:
+                det = {"hookId": "%s-%s-%d" % (sd.id[:8].lower(), stage.lower().replace("_", "-"), n),
+                       "targetType": h.get("targetType", "AWS_LAMBDA"), "status": "IN_PROGRESS",
+                       "_at": now}
+                if h.get("hookTargetArn"):
+                    det["targetArn"] = h["hookTargetArn"]
+                if det["targetType"] == "PAUSE":
+                    det["status"] = "AWAITING_ACTION"
+                to = h.get("timeoutConfiguration") or {}
+                if to.get("timeoutInMinutes") is not None:
+                    det["expiresAt"] = now + float(to["timeoutInMinutes"]) * 60
+                    det["timeoutAction"] = to.get("action", "ROLLBACK")
+                sd.hook_state[key] = det
+                sd.hooks.append(det)
+                sd.updated_at = now
+            if det["status"] in ("SUCCEEDED",) or det.get("_continue"):
+                continue
+            if det["status"] == "IN_PROGRESS" and det["targetType"] == "AWS_LAMBDA" and \
+                    now - det["_at"] >= self.sim.timings["hook"]:
+                det["status"] = self.sim.lambda_hooks.get(det.get("targetArn"), "SUCCEEDED")
+                if det["status"] == "FAILED":
+                    self.rollback(p, sd, now, "Lifecycle hook %s failed in stage %s." % (det["hookId"], stage))
+                    return False
+                if det["status"] == "SUCCEEDED":
+                    continue
+            if det["status"] in ("AWAITING_ACTION", "IN_PROGRESS") and det.get("expiresAt") is not None \
+                    and now >= det["expiresAt"]:
+                det["status"] = "TIMED_OUT"
+                if det.get("timeoutAction") == "CONTINUE":
+                    det["_continue"] = True
+                    continue
+                self.rollback(p, sd, now, "Lifecycle hook %s timed out in stage %s." % (det["hookId"], stage))
+                return False
+            clear = False
+        return clear
 
     # failure detection and rollback ----------------------------------------------------------
 
@@ -683,6 +742,3 @@ class Service:
         if include_tags:
             d["tags"] = list(self.sim.tags.get(self.arn, []))
         return d
-
-
-__all__ = ["Service", "Deployment", "ServiceDeployment", "default_dc", "ApiError", "short_id"]

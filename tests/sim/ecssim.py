@@ -179,34 +179,43 @@ class Clock:
     """Simulated epoch seconds = start + real elapsed * speed + advances (paused: frozen)."""
 
     def __init__(self, speed):
+        self._lock = threading.Lock()
         self.speed = float(speed)
         self.paused = False
         self._real0 = time.monotonic()
         self._sim0 = time.time()
 
-    def now(self):
+    def _now(self):
         if self.paused:
             return self._sim0
         return self._sim0 + (time.monotonic() - self._real0) * self.speed
 
+    def now(self):
+        with self._lock:
+            return self._now()
+
     def _rebase(self):
-        self._sim0 = self.now()
+        self._sim0 = self._now()
         self._real0 = time.monotonic()
 
     def set_speed(self, x):
-        self._rebase()
-        self.speed = float(x)
+        with self._lock:
+            self._rebase()
+            self.speed = float(x)
 
     def pause(self, flag):
-        self._rebase()
-        self.paused = bool(flag)
+        with self._lock:
+            self._rebase()
+            self.paused = bool(flag)
 
     def advance(self, seconds):
-        self._rebase()
-        self._sim0 += float(seconds)
+        with self._lock:
+            self._rebase()
+            self._sim0 += float(seconds)
 
     def state(self):
-        return {"now": self.now(), "speed": self.speed, "paused": self.paused}
+        with self._lock:
+            return {"now": self._now(), "speed": self.speed, "paused": self.paused}
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +247,9 @@ class _Verifier(SigV4Auth):
 
 
 def auth_error(code, msg):
-    return ApiError(code, msg, 403 if code != "IncompleteSignatureException" else 400)
+    # ECS (a JSON 1.1 service) answers its authentication errors with HTTP 400, as SDK logs of
+    # real InvalidSignatureException / UnrecognizedClientException answers show.
+    return ApiError(code, msg, 400)
 
 
 def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
@@ -246,7 +257,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
     cfg = ctx.auth
     auth = headers.get("Authorization")
     if not auth:
-        raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+        raise auth_error("MissingAuthenticationTokenException", "Missing Authentication Token")
     algo, _, rest = auth.strip().partition(" ")
     if algo != "AWS4-HMAC-SHA256":
         raise auth_error("IncompleteSignatureException", "Unsupported AWS 'algorithm': '%s'" % algo)
@@ -274,7 +285,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
         raise auth_error("IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '%s'." % xdate)
     cred = ctx.credentials.get(akid)
     if cred is None:
-        raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+        raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
     server_now = time.time() + ctx.auth.get("server_clock_offset", 0)
     if ts < server_now - SKEW_LIMIT:
         raise auth_error("InvalidSignatureException",
@@ -299,12 +310,12 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
     token = headers.get("X-Amz-Security-Token")
     if cred.get("session_token"):
         if token != cred["session_token"]:
-            raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+            raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
         exp = cred.get("expiration")
         if exp is not None and time.time() >= exp:
-            raise ApiError("ExpiredTokenException", "The security token included in the request is expired", 403)
+            raise auth_error("ExpiredTokenException", "The security token included in the request is expired")
     elif token:
-        raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
+        raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
     declared = headers.get("X-Amz-Content-SHA256")
     if declared is not None and declared != "UNSIGNED-PAYLOAD" and declared != hashlib.sha256(body).hexdigest():
         raise auth_error("InvalidSignatureException",
@@ -335,9 +346,7 @@ class Context:
         self.calls = []
         self.faults = []
         self.problems = []
-        self.transport = {"https": {"connections": 0, "handshakes": 0, "handshake_failures": 0,
-                                    "resumed": 0, "failure_reasons": []},
-                          "http": {"connections": 0}}
+        self.transport = {}
         self.no_auth = no_auth
         self.speed_override = speed
         self.scenario = scenario
@@ -346,6 +355,9 @@ class Context:
 
     def _load(self, sc):
         self.scenario = sc
+        self.transport = {"https": {"connections": 0, "handshakes": 0, "handshake_failures": 0,
+                                    "resumed": 0, "failure_reasons": []},
+                          "http": {"connections": 0}}
         self.region = sc.get("region", "us-east-1")
         self.auth = dict(sc.get("auth", {}))
         if self.no_auth:
@@ -399,7 +411,8 @@ class Context:
     def handle_ecs(self, method, raw_path, headers, body, scheme, conn_id):
         target = headers.get("X-Amz-Target", "")
         op = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else None
-        rec = {"seq": 0, "op": op or target, "body": body.decode("utf-8", "replace"), "status": None,
+        rec = {"seq": 0, "op": op or target, "body": body.decode("utf-8", "replace"),
+               "headers": [[k, v] for k, v in headers.items()], "status": None,
                "time": None, "real_time": time.time(), "conn": conn_id, "scheme": scheme}
         try:
             status, out = self._dispatch(method, raw_path, headers, body, scheme, op)
@@ -550,9 +563,10 @@ class EcsHandler(BaseHTTPRequestHandler):
         op = (self.headers.get("X-Amz-Target") or "")[len(TARGET_PREFIX):]
         fault = ctx.take_fault(op)
         rid = str(uuid.uuid4())
-        if fault is not None and fault["kind"] in ("throttle", "error", "reset_before") and not fault.get("process"):
+        if fault is not None and fault["kind"] in ("throttle", "error", "reset_before"):
             with ctx.lock:
                 ctx.calls.append({"seq": len(ctx.calls) + 1, "op": op, "body": body.decode("utf-8", "replace"),
+                                  "headers": [[k, v] for k, v in self.headers.items()],
                                   "status": {"throttle": 400, "error": fault.get("status", 500)}.get(fault["kind"], 0),
                                   "time": ctx.sim.t, "real_time": time.time(), "conn": self.conn_id,
                                   "fault": fault["kind"], "scheme": self.server.kind})

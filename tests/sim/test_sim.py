@@ -9,7 +9,6 @@ bounded. The AWS CLI (`aws`) is the independent client for the fidelity tests; b
 the dynamics tests, with the simulated clock paused and advanced through the control endpoint.
 """
 
-import base64
 import concurrent.futures
 import datetime
 import hashlib
@@ -471,7 +470,7 @@ def sigv4_errors():
         st, h, b = raw_call(s, "DescribeServices", body, when=now - 200)
         eq(st, 200, "200 s of skew is accepted")
         st, h, b = raw_call(s, "DescribeServices", body, secret="x" + SECRET)
-        eq((st, json.loads(b)["__type"]), (403, "InvalidSignatureException"), "wrong secret")
+        eq((st, json.loads(b)["__type"]), (400, "InvalidSignatureException"), "wrong secret")
         conn = make_conn(s)
         conn.request("POST", "/", body=json.dumps(body), headers={
             "X-Amz-Target": TARGET + "DescribeServices", "Content-Type": "application/x-amz-json-1.1"})
@@ -517,6 +516,67 @@ def no_auth_flag():
         r = conn.getresponse()
         eq(r.status, 200, "unsigned request with --no-auth")
         eq(json.loads(r.read())["services"][0]["serviceName"], "web", "answer")
+
+
+@test
+def errors_agree_with_moto():
+    """The same bad requests against moto (an independent emulator) and the simulator get the
+    same error type, and the same message where both know ECS's wording."""
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+    ms = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    ms.start()
+    try:
+        host, port = ms.get_host_and_port()
+        moto = botocore.session.get_session().create_client(
+            "ecs", region_name="us-east-1", endpoint_url="http://%s:%d" % (host, port),
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}))
+        with Simulator({"clusters": [{"name": "demo", "instances": [{"count": 1}]}]}) as s:
+            sim = s.client()
+            for c in (moto, sim):
+                c.create_cluster(clusterName="demo")
+                c.register_task_definition(family="web", containerDefinitions=[
+                    {"name": "web", "image": "r/web:1", "memory": 128}])
+                c.create_service(cluster="demo", serviceName="web", taskDefinition="web:1", desiredCount=0)
+            same_msg, same_code = True, False
+            cases = [
+                ("describe_task_definition", dict(taskDefinition="nope:1"), same_msg),
+                ("update_service", dict(cluster="demo", service="nope"), same_msg),
+                ("update_service", dict(cluster="nope", service="web"), same_msg),
+                ("update_service", dict(cluster="demo", service="web", taskDefinition="nope:3"), same_code),
+                ("describe_services", dict(cluster="nope", services=["web"]), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="web"), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="web:x"), same_msg),
+                ("deregister_task_definition", dict(taskDefinition="nope:1"), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"name": "a", "image": "i"}]), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"name": "a", "memory": 128}]), same_msg),
+                ("register_task_definition", dict(family="x", containerDefinitions=[{"image": "i", "memory": 128}]), same_msg),
+                ("describe_tasks", dict(cluster="demo", tasks=[]), same_msg),
+                ("list_tasks", dict(cluster="nope"), same_msg),
+                ("delete_service", dict(cluster="demo", service="nope"), same_msg),
+                ("list_services", dict(cluster="nope"), same_msg),
+                ("create_service", dict(cluster="demo", serviceName="x", taskDefinition="nope:1"), same_code),
+            ]
+            for op, kw, msg_too in cases:
+                got = []
+                for c in (moto, sim):
+                    try:
+                        getattr(c, op)(**kw)
+                        got.append(("OK", ""))
+                    except ClientError as e:
+                        got.append((err_code(e), e.response["Error"].get("Message")))
+                check(got[0][0] != "OK", "%s %r: moto accepted it" % (op, kw))
+                if msg_too:
+                    eq(got[1], got[0], "%s %r (simulator vs moto)" % (op, kw))
+                else:
+                    eq(got[1][0], got[0][0], "%s %r error type (simulator vs moto)" % (op, kw))
+            for c in (moto, sim):
+                eq(c.describe_clusters(clusters=["nope"])["failures"],
+                   [{"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/nope", "reason": "MISSING"}], "missing cluster")
+    finally:
+        ms.stop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,6 +752,15 @@ def desired_count_zero():
         sv = s.until(lambda: (lambda v: v["events"][0]["message"] == "(service web) has reached a steady state." and v)(
             service(c, "demo", "web")), 300, 5, "steady after scaling")
         eq(sv["deployments"][0]["id"], dep["id"], "scaling makes no new deployment")
+        # deploymentConfiguration: members not sent are kept, unless the scenario says otherwise
+        dc = c.update_service(cluster="demo", service="web",
+                              deploymentConfiguration={"minimumHealthyPercent": 50})["service"]["deploymentConfiguration"]
+        eq((dc["minimumHealthyPercent"], dc["deploymentCircuitBreaker"]), (50, {"enable": True, "rollback": True}), "merged")
+        s.ctl("/scenario", {"scenario": dict(json.load(open(os.path.join(SCEN, "demo.json"))),
+                                             update_replaces_deployment_configuration=True)})
+        dc = c.update_service(cluster="demo", service="web",
+                              deploymentConfiguration={"minimumHealthyPercent": 50})["service"]["deploymentConfiguration"]
+        eq((dc["minimumHealthyPercent"], dc["deploymentCircuitBreaker"]), (50, {"enable": False, "rollback": False}), "replaced")
 
 
 @test
@@ -832,6 +901,41 @@ def ipv6_loopback_and_content_sha256():
 
 
 @test
+def lifecycle_hooks_pause_and_lambda():
+    sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
+    dc = sc["services"][0]["deploymentConfiguration"]
+    dc["bakeTimeInMinutes"] = 0
+    dc["lifecycleHooks"] = [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]},
+        {"hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:check", "roleArn":
+         "arn:aws:iam::123456789012:role/hook", "lifecycleStages": ["PRE_SCALE_UP"]}]
+    sc["lambda_hooks"] = {"arn:aws:lambda:us-east-1:123456789012:function:check": "SUCCEEDED"}
+    with Simulator(sc) as s:
+        c = s.client()
+        arn = new_revision(c, "shop", "registry.example.com/acme/shop:2.0")
+        sd_arn = c.update_service(cluster="shop", service="shop", taskDefinition=arn)["service"]["currentServiceDeployment"]
+        desc = lambda: c.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
+        sd = s.until(lambda: (lambda x: x.get("lifecycleStage") == "POST_TEST_TRAFFIC_SHIFT" and x)(desc()), 600, 5, "pause stage")
+        s.advance(600)
+        sd = desc()
+        eq((sd["status"], sd["lifecycleStage"]), ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT"), "paused")
+        hooks = sd["lifecycleHookDetails"]
+        eq([(h["targetType"], h["status"]) for h in hooks], [("AWS_LAMBDA", "SUCCEEDED"), ("PAUSE", "AWAITING_ACTION")], "hooks")
+        expect_error(lambda: c.continue_service_deployment(serviceDeploymentArn=sd_arn, hookId=hooks[0]["hookId"]),
+                     "ClientException", "continuing a hook that is not waiting")
+        c.continue_service_deployment(serviceDeploymentArn=sd_arn, hookId=hooks[1]["hookId"], action="CONTINUE")
+        s.until(lambda: desc()["status"] == "SUCCESSFUL", 600, 5, "SUCCESSFUL after CONTINUE")
+        # a failing Lambda hook rolls back
+        s.ctl("/scenario", {"scenario": dict(sc, lambda_hooks={"arn:aws:lambda:us-east-1:123456789012:function:check": "FAILED"})})
+        c = s.client()
+        arn = new_revision(c, "shop", "registry.example.com/acme/shop:2.0")
+        sd_arn = c.update_service(cluster="shop", service="shop", taskDefinition=arn)["service"]["currentServiceDeployment"]
+        sd = s.until(lambda: (lambda x: x["status"].startswith("ROLLBACK_SUCCESSFUL") and x)(desc()), 600, 5, "hook rollback")
+        eq(sd["lifecycleHookDetails"][0]["status"], "FAILED", "lambda hook status")
+        eq(service(c, "shop", "shop")["taskDefinition"].rsplit("/", 1)[1], "shop:1", "back on blue")
+
+
+@test
 def linear_and_canary_shift_traffic_in_steps():
     sc = json.load(open(os.path.join(SCEN, "bluegreen.json")))
     dc = sc["services"][0]["deploymentConfiguration"]
@@ -888,6 +992,33 @@ def concurrent_deployment_by_someone_else():
         eq([x["status"] for x in sv["deployments"] if x["id"] == ours["id"]], ["ACTIVE"], "ours is ACTIVE")
         sds = c.list_service_deployments(cluster="demo", service="web")["serviceDeployments"]
         eq([x["status"] for x in sds[:2]], ["IN_PROGRESS", "STOPPED"], "service deployments")
+
+
+@test
+def no_capacity_events():
+    sc = {"clusters": [{"name": "fg"}, {"name": "bare"}], "fargate_capacity": 1,
+          "task_definitions": [
+              {"family": "f", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256",
+               "memory": "512", "containerDefinitions": [{"name": "f", "image": "registry.example.com/f:1"}]},
+              {"family": "e", "containerDefinitions": [{"name": "e", "image": "registry.example.com/e:1", "memory": 64}]}]}
+    with Simulator(sc) as s:
+        c = s.client()
+        net = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}
+        c.create_service(cluster="fg", serviceName="f", taskDefinition="f", desiredCount=2, launchType="FARGATE",
+                         networkConfiguration=net)
+        c.create_service(cluster="bare", serviceName="e", taskDefinition="e", desiredCount=1, launchType="EC2")
+        s.advance(60)
+        sv = service(c, "fg", "f")
+        eq((sv["runningCount"], sv["deployments"][0]["rolloutState"]), (1, "IN_PROGRESS"), "one Fargate task fits")
+        check(any("Capacity is unavailable at this time" in e["message"] for e in sv["events"]), "Fargate capacity event")
+        r = c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE", networkConfiguration=net)
+        eq((r["tasks"], r["failures"][0]["reason"].startswith("Capacity is unavailable")), ([], True), "RunTask at capacity")
+        msgs = [e["message"] for e in service(c, "bare", "e")["events"]]
+        check(msgs and "No Container Instances were found in your cluster" in msgs[0], "no instances event: %r" % msgs[:1])
+        expect_error(lambda: c.run_task(cluster="fg", taskDefinition="e", launchType="FARGATE"), "ClientException",
+                     "FARGATE with a bridge task definition")
+        expect_error(lambda: c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE"), "InvalidParameterException",
+                     "awsvpc without a network configuration")
 
 
 @test
