@@ -521,6 +521,9 @@ def main():
     iam = iam_client(moto_url)
     c.users = {k: make_user(iam, k + "-user") for k in
                ("env", "arg", "file", "proc", "container", "imds")}
+    # the metadata sources also hand out a session token: plant one in each
+    c.users["container"]["Token"] = plant("PLANTED-container-session-token-Zq1")
+    c.users["imds"]["Token"] = plant("PLANTED-imds-session-token-Xw2")
     c.roles = {"gh": make_role(iam, "gh-deploy"), "a": make_role(iam, "chain-a"),
                "b": make_role(iam, "chain-b"), "deployer": make_role(iam, "deployer")}
     deadline = time.time() + 240
