@@ -24,7 +24,9 @@ Control (JSON):
                         "expires_in": seconds}},
                        "imds": {"role": str|null, "creds": {...}, "region": str, "status": int,
                                 "expires_in": seconds},
-                       "sts": {"deny_roles": [arn, ...], "deny_message": str}}
+                       "sts": {"deny_roles": [arn, ...], "deny_message": str,
+                               "faults": [{"status": int, "code": str, "message": str}, ...]}}
+                       (faults: answered to the next STS calls, one each, before anything else)
                        (creds: {"AccessKeyId", "SecretAccessKey", "Token"}; merged into the state)
   GET  /_ctl/log      every request seen: method, path, form (STS), has_authorization,
                       authorization_token_ok (container), imds_token_ok, and for STS the
@@ -193,6 +195,14 @@ def make_handler(state):
                              content_type=self.headers.get("Content-Type", ""))
                 deny = form.get("RoleArn") in state.sts["deny_roles"]
                 msg = state.sts["deny_message"]
+                faults = state.sts.setdefault("faults", [])
+                fault = faults.pop(0) if faults else None
+            if fault:
+                entry["status"] = fault["status"]
+                xml = ("<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s"
+                       "</Message></Error><RequestId>0c1b2a3d-0000-4000-8000-000000000002"
+                       "</RequestId></ErrorResponse>" % (fault["code"], fault.get("message", "injected")))
+                return self._send(fault["status"], xml, "text/xml")
             if deny:
                 xml = ("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
                        "<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>%s</Message>"
