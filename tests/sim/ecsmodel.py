@@ -474,6 +474,13 @@ class Sim:
     # ---- the operations are in ecsops.py (mixed in below) --------------------------------
 
 
+def capacity_launch_type(strategy):
+    """The launch type a capacity provider strategy amounts to (FARGATE / FARGATE_SPOT providers
+    run Fargate tasks; any other provider is an Auto Scaling group of EC2 instances)."""
+    names = [s.get("capacityProvider", "") for s in strategy or []]
+    return "FARGATE" if names and all(n.startswith("FARGATE") for n in names) else "EC2"
+
+
 def td_resources(rec):
     inp = rec["input"]
     cpu = parse_resource(inp.get("cpu"), False)

@@ -27,7 +27,7 @@ import hashlib
 import math
 import uuid
 
-from ecsmodel import LIVE, STAGES_BG, ceil_pct, floor_pct, digits
+from ecsmodel import LIVE, STAGES_BG, ceil_pct, floor_pct, digits, capacity_launch_type
 
 
 def default_dc(dc):
@@ -211,7 +211,8 @@ class Service:
             self.launch_type = "EC2"
         self.capacity_providers = params.get("capacityProviderStrategy")
         self.network = params.get("networkConfiguration")
-        self.platform_version = params.get("platformVersion") if self.launch_type == "FARGATE" else None
+        self.platform_version = params.get("platformVersion") \
+            if (self.launch_type or capacity_launch_type(self.capacity_providers)) == "FARGATE" else None
         self.dc = default_dc(params.get("deploymentConfiguration"))
         self.controller = params.get("deploymentController", {"type": "ECS"})
         self.params = params
@@ -320,7 +321,8 @@ class Service:
         started = 0
         rec = sim.td_find(dep.td_arn)
         for _ in range(n):
-            t, why = sim.start_task(self.cluster, rec, dep.launch_type or "EC2", "service:" + self.name,
+            lt = dep.launch_type or capacity_launch_type(self.capacity_providers)
+            t, why = sim.start_task(self.cluster, rec, lt, "service:" + self.name,
                                     dep.id, service=self, deployment=dep, network=dep.network,
                                     platform_version=dep.platform_version)
             if t is None:

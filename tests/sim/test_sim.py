@@ -1013,6 +1013,10 @@ def no_capacity_events():
         check(any("Capacity is unavailable at this time" in e["message"] for e in sv["events"]), "Fargate capacity event")
         r = c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE", networkConfiguration=net)
         eq((r["tasks"], r["failures"][0]["reason"].startswith("Capacity is unavailable")), ([], True), "RunTask at capacity")
+        r = c.run_task(cluster="bare", taskDefinition="f", networkConfiguration=net,
+                       capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
+        check(r["failures"] and r["failures"][0]["reason"].startswith("Capacity is unavailable"),
+              "a FARGATE_SPOT capacity provider runs Fargate tasks: %r" % r["failures"])
         msgs = [e["message"] for e in service(c, "bare", "e")["events"]]
         check(msgs and "No Container Instances were found in your cluster" in msgs[0], "no instances event: %r" % msgs[:1])
         expect_error(lambda: c.run_task(cluster="fg", taskDefinition="e", launchType="FARGATE"), "ClientException",
