@@ -1226,11 +1226,12 @@ sig_sign(const struct sig_req *r, const struct sig_creds *c, const char *amzdate
 /* ===== 6. TLS over BearSSL and trust anchors ============================== */
 /*
  * A TLS 1.2 client over a connected socket, built from the BearSSL pieces we
- * need and no more: ECDHE key exchange (X25519, P-256, P-384), AES-GCM and
- * ChaCha20-Poly1305, RSA and ECDSA signatures, SHA-256/384/512. That is what
- * every AWS endpoint, moto and an OpenSSL/Python test server offer, and it keeps
- * the static binary small (br_ssl_client_init_full would pull in CBC, CCM,
- * 3DES, RSA key exchange and the TLS 1.0 PRF). SNI, chain verification and
+ * need and no more: ECDHE key exchange (X25519, P-256, P-384), AES-GCM (with
+ * AES-NI/PCLMUL when the CPU has them, constant-time code otherwise), RSA and
+ * ECDSA signatures, SHA-256/384/512. That is what every AWS endpoint, moto and
+ * an OpenSSL/Python test server offer, and it keeps the static binary small
+ * (br_ssl_client_init_full would pull in ChaCha20, CBC, CCM, 3DES, RSA key
+ * exchange and the TLS 1.0 PRF). SNI, chain verification and
  * host-name verification are always on; there is no switch to turn them off.
  * Host names are matched against the certificate's DNS names (BearSSL does not
  * match iPAddress names), so connect to "localhost", not "127.0.0.1".
@@ -2024,8 +2025,6 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 	static const uint16_t suites[] = {
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 	};
@@ -2056,7 +2055,6 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
 	/* days since 0000-01-01 (proleptic Gregorian); 719528 is 1970-01-01 */
 	br_x509_minimal_set_time(&t->xc, (uint32_t)(now / 86400 + 719528), (uint32_t)(now % 86400));
 	t->spy.vtable = &tls_spy_vtable;
@@ -6303,23 +6301,48 @@ aws_days(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+/* Reads exactly n digits at *p (advancing it); -1 if they are not there. */
+static int
+aws_num(const char **p, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
 /* Parses an IMF-fixdate ("Fri, 27 Nov 2026 08:00:00 GMT") into Unix seconds; -1 if not one. */
 static int64_t
 aws_http_date(const char *z)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	char mon[4];
-	int d, y, h, mi, s, m;
 	const char *p = strchr(z, ',');
+	int d, y, h, mi, s, m;
 
-	if (p == NULL || sscanf(p + 1, " %d %3s %d %d:%d:%d", &d, mon, &y, &h, &mi, &s) != 6)
+	if (p == NULL || strlen(p) < 26 || p[1] != ' ' || p[4] != ' ' || p[8] != ' ' || p[13] != ' '
+	    || p[16] != ':' || p[19] != ':')
 		return -1;
-	mon[3] = '\0';
-	p = strstr(months, mon);
-	if (p == NULL || (p - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 || h > 23 || mi > 59 || s > 60)
+	p += 2;
+	d = aws_num(&p, 2);
+	for (m = 0; m < 12; m++) {
+		if (memcmp(p + 1, months + 3 * m, 3) == 0)
+			break;
+	}
+	p += 5;
+	y = aws_num(&p, 4);
+	p++;
+	h = aws_num(&p, 2);
+	p++;
+	mi = aws_num(&p, 2);
+	p++;
+	s = aws_num(&p, 2);
+	if (m == 12 || d < 1 || d > 31 || y < 1970 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
 		return -1;
-	m = (int)(p - months) / 3 + 1;
-	return aws_days(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+	return aws_days(y, m + 1, d) * 86400 + h * 3600 + mi * 60 + s;
 }
 
 /* Copies the text between <tag> and </tag> of xml into out; 0 or -1. */
