@@ -8552,6 +8552,19 @@ cli_print_error(struct world *w, const struct err *e)
  * the access key id masked. Returns 0, or the resolver's code (3 region, 20
  * credentials, 22 network) after printing the reason.
  */
+/* What the command line says about credentials and region, for aws_session_open(). */
+static void
+cli_cred_opts(const struct cli_opts *o, struct cred_opts *co)
+{
+	memset(co, 0, sizeof(*co));
+	co->access_key = o->access_key;
+	co->secret_key = o->secret_key;
+	co->profile = o->profile;
+	co->region = o->region;
+	co->assume_role = o->assume_role;
+	co->instance_only = o->instance_profile;
+}
+
 static int
 cli_check(struct world *w, const struct cli_opts *o)
 {
@@ -8564,13 +8577,7 @@ cli_check(struct world *w, const struct cli_opts *o)
 	int rc;
 
 	err_clear(&e);
-	memset(&co, 0, sizeof(co));
-	co.access_key = o->access_key;
-	co.secret_key = o->secret_key;
-	co.profile = o->profile;
-	co.region = o->region;
-	co.assume_role = o->assume_role;
-	co.instance_only = o->instance_profile;
+	cli_cred_opts(o, &co);
 	rc = aws_session_open(&sess, w, &co, o->endpoint_url, o->ca_bundle, o->verbose, &e);
 	if (c->region[0]) {
 		err_clear(&ee);

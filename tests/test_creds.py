@@ -493,6 +493,17 @@ def t_region(c):
     expect("unreachable STS: exit 22", got, got[0] == 22)
 
 
+def t_cli_surface(c):
+    p = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=20)
+    report("--help lists --check", p.returncode == 0 and "--check " in p.stdout, p.stdout[-300:])
+    reset_home(c)
+    got = run(c, {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": c.users["env"]["AccessKeyId"],
+                  "AWS_SECRET_ACCESS_KEY": c.users["env"]["SecretAccessKey"]},
+              ["-c", "x", "--run-task", "--launch-type", "FARGATE"], name="check first")
+    expect("--check runs before the -n/-d validation (no exit 5)", got,
+           got[0] == 0 and caller(got[1]) == user_arn("env-user"))
+
+
 def t_nothing(c):
     reset_home(c)
     got = run(c, {"AWS_REGION": "us-east-1"}, name="nothing")
@@ -548,7 +559,7 @@ def main():
     deadline = time.time() + 240
     try:
         for t in (t_sources, t_process, t_web_identity, t_roles, t_assume_flag, t_container,
-                  t_imds, t_region, t_nothing, t_simulator_mode):
+                  t_imds, t_region, t_nothing, t_cli_surface, t_simulator_mode):
             if time.time() > deadline:
                 report(t.__name__, False, "out of time")
                 continue
