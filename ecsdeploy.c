@@ -4435,7 +4435,8 @@ jw_raw(struct jw *w, struct sv json)
  * shared config and credentials files, credential_process, ECS container
  * credentials and EC2 instance metadata (IMDSv2). The STS sources (web
  * identity, role_arn profiles, -a) and the resolver that walks the whole chain
- * sit at the end of section 10, because they send through aws_*.
+ * sit at the end of section 10, after aws_query(), which carries their calls
+ * (bound into struct cred_io's sts seam by aws_session_open()).
  *
  * Each source is one small function, cred_from_<source>(), returning 0 with
  * *out filled, CRED_NONE when the source is not configured (the chain moves
@@ -4445,7 +4446,8 @@ jw_raw(struct jw *w, struct sv json)
  * configured source that fails stops the chain, as the AWS SDKs do.
  *
  * The outside world beyond struct world (file contents, running a process,
- * one plain HTTP request) goes through struct cred_io so tests can fake it.
+ * one plain HTTP request, one STS call) goes through struct cred_io so tests
+ * can fake it. cred_fresh() is what the AWS layer calls before signing.
  *
  * Also here: the shared-file INI reader, the shell-like word splitter for
  * credential_process (there is no shell in a FROM-scratch image), a bounded
