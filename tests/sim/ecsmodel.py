@@ -190,7 +190,6 @@ class Behaviour:
 
 class Sim:
     def __init__(self, scenario, now):
-        self.log = []          # problems worth a test's attention (shape drops, unknown ops)
         self.load(scenario, now)
 
     # ---- scenario ------------------------------------------------------------------------

@@ -311,6 +311,10 @@ class Service:
         if dep is not None and t.failed:
             dep.failed_tasks += 1
             dep.updated_at = now
+            if dep.failed_tasks >= 10 and dep.failed_tasks % 10 == 0:
+                self.event("(service %s) is unable to consistently start tasks successfully. For more "
+                           "information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+                           % self.name, now, dedupe=True)
         if t.stop_code == "ServiceSchedulerInitiated" and t.last == "RUNNING":
             self.stopped_batch.append(t)
 
