@@ -520,6 +520,18 @@ def t_nothing(c):
            got[0] == 0, "rc %d" % got[0])
 
 
+def build_sesscall(c):
+    exe = os.path.join(c.tmp, "sesscall")
+    root = os.path.dirname(HERE)
+    r = subprocess.run(["cc", "-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror",
+                        "-Wno-unused-function", "-I" + os.path.join(root, "vendor/bearssl/inc"),
+                        "-I" + os.path.join(root, "vendor/jsmn"), "-O1", "-o", exe,
+                        os.path.join(root, "tests/tools/sesscall.c"),
+                        os.path.join(root, "vendor/build/host/libbearssl.a")],
+                       capture_output=True, text=True, timeout=180)
+    return exe if r.returncode == 0 else None, r.stderr[-500:]
+
+
 def t_simulator_mode(c):
     """ecssim.py starts authsvc itself (built-in STS, keys registered with the simulator)."""
     p = subprocess.Popen([sys.executable, os.path.join(HERE, "sim", "ecssim.py")],
@@ -527,12 +539,40 @@ def t_simulator_mode(c):
     try:
         urls = json.loads(p.stdout.readline())
         reset_home(c)
-        got = run(c, {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": urls["sts"],
-                      "AWS_CONTAINER_CREDENTIALS_FULL_URI": urls["ecs_creds_default"]},
-                  ["-a", "arn:aws:iam::123456789012:role/deployer"], name="simulator")
+        env = {"AWS_REGION": urls.get("region", "us-east-1"), "AWS_ENDPOINT_URL_STS": urls["sts"],
+               "AWS_CONTAINER_CREDENTIALS_FULL_URI": urls["ecs_creds_default"]}
+        got = run(c, env, ["-a", "arn:aws:iam::123456789012:role/deployer"], name="simulator")
         expect("simulator: container credentials then -a through the built-in STS", got,
                got[0] == 0 and "assumed-role/deployer/ecs-deploy-" in (caller(got[1]) or "")
                and "assumed with container credentials" in got[1])
+        exe, why = build_sesscall(c)
+        report("tests/tools/sesscall.c builds", exe is not None, why)
+        if exe is None:
+            return
+        senv = {"HOME": c.home, "PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"}
+        senv.update(env)
+
+        def sess(args, extra=None):
+            e = dict(senv, **(extra or {}))
+            r = subprocess.run([exe, "-v", "--endpoint-url", urls["ecs"].replace("127.0.0.1", "localhost"),
+                                "--ca-bundle", urls["ca"]]
+                               + args, env=e, capture_output=True, text=True, timeout=60)
+            return r.returncode, r.stdout, r.stderr
+
+        got = sess(["ListClusters", "{}"])
+        expect("deploy path: the simulator's ECS accepts the container credentials (signature checked)",
+               got, got[0] == 0 and "clusterArns" in got[1])
+        got = sess(["-a", "arn:aws:iam::123456789012:role/deployer", "ListClusters", "{}"])
+        expect("deploy path: -a keys from the built-in STS sign ECS calls the simulator accepts",
+               got, got[0] == 0 and "clusterArns" in got[1] and "(-a) assumed with container" in got[2])
+        ctl(urls, "config", {"containers": {"short": {
+            "token": None, "issue": "arn:aws:sts::123456789012:assumed-role/task/short", "expires_in": 6}}})
+        got = sess(["-n", "2", "--sleep-ms", "7000", "ListClusters", "{}"],
+                   {"AWS_CONTAINER_CREDENTIALS_FULL_URI": urls["ecs_creds"] + "short"})
+        issued = [e for e in ctl(urls, "log") if e.get("kind") == "container-issued"]
+        expect("deploy path: keys that lapse during a wait are replaced before the next call "
+               "(the old ones are refused by then)", got,
+               got[0] == 0 and len(issued) >= 3 and "clusterArns" in got[1], " issued %d" % len(issued))
     finally:
         p.kill()
         p.wait()

@@ -21,7 +21,7 @@ Endpoints (all under one server):
                                           forwarded to moto_server (when --moto is given)
 Control (JSON):
   POST /_ctl/config   {"containers": {name: {"token": str|null, "creds": {...}, "status": int,
-                        "expires_in": seconds}},
+                        "expires_in": seconds, "issue": arn (new keys for each request)}},
                        "imds": {"role": str|null, "creds": {...}, "region": str, "status": int,
                                 "expires_in": seconds},
                        "sts": {"deny_roles": [arn, ...], "deny_message": str,
@@ -149,6 +149,10 @@ def make_handler(state):
                     return self._send(401, {"message": "bad authorization token"})
                 if c.get("status", 200) != 200:
                     return self._send(c["status"], {"message": "configured failure"})
+                if c.get("issue"):       # fresh keys on every request (refresh tests)
+                    creds = state.issue(c["issue"], c.get("expires_in", 3600))
+                    self._record(kind="container-issued", akid=creds["AccessKeyId"])
+                    return self._send(200, self._creds_json(creds, c.get("expires_in", 3600)))
                 return self._send(200, self._creds_json(c["creds"], c.get("expires_in", 3600)))
 
         # ---- IMDSv2 ----
