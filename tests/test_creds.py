@@ -411,7 +411,7 @@ def t_container(c):
            got[0] == 20 and "HTTP 401" in got[2])
     ctl(c.urls, "reset", {})
     got = run(c, {"AWS_REGION": "us-east-1",
-                  "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://192.0.2.10/creds"}, name="container url")
+                  "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://0.0.0.0:9/creds"}, name="container url")  # not loopback by name; stays local if ever sent
     expect("FULL_URI over plain http to a non-loopback host is refused before any request", got,
            got[0] == 20 and "must be an https URL" in got[2]
            and not [e for e in ctl(c.urls, "log") if e.get("kind") == "container"])
