@@ -1657,7 +1657,7 @@ tls_anchors_init(struct tls_anchors *a)
 
 	a->n = 0;
 	a->used = 0;
-	for (i = 0; i < sizeof(tls_builtin_anchors) / sizeof(tls_builtin_anchors[0]); i++)
+	for (i = 0; i < sizeof(tls_builtin_anchors) / sizeof(tls_builtin_anchors[0]) && i < ED_MAX_ANCHORS; i++)
 		a->ta[a->n++] = tls_builtin_anchors[i];
 	a->nbuiltin = a->n;
 }
@@ -3043,8 +3043,10 @@ http_sys_connect(void *ctx, const char *host, int port, int timeout_ms, struct e
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(ports, sizeof(ports), "%d", port);
 	rc = getaddrinfo(host, ports, &hints, &res);
-	if (rc != 0)
-		return err_set(e, ED_EXIT_NETWORK, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+	if (rc != 0) {
+		err_set(e, ED_EXIT_NETWORK, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+		return -1;
+	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int one = 1, soerr = 0, k;
 		socklen_t sl = sizeof(soerr);
@@ -3082,7 +3084,7 @@ http_sys_connect(void *ctx, const char *host, int port, int timeout_ms, struct e
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return err_set(e, ED_EXIT_NETWORK, "cannot connect to %.200s port %d: %s", host, port,
+		err_set(e, ED_EXIT_NETWORK, "cannot connect to %.200s port %d: %s", host, port,
 		    last == ETIMEDOUT ? "timed out" : strerror(last));
 	return fd;
 }
@@ -3356,7 +3358,7 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 	struct http_conn *k = http_conn_for(c, u);
 	struct buf b;
 	size_t i;
-	int attempt;
+	int attempt, toobig = 0;
 
 	c->last_sent = 0;
 	c->last_retryable = 0;
@@ -3386,7 +3388,7 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 		return err_set(e, ED_EXIT_USAGE, "too big: ED_MAX_HTTP_REQUEST (%d bytes)", ED_MAX_HTTP_REQUEST);
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		int fresh = 0, rc;
+		int fresh = 0, died = 0, rc;
 		struct err scratch;
 
 		if (k->fd >= 0 && (k->tls ? !tls_is_open(&k->t) : 0))
@@ -3410,18 +3412,23 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 				long n = http_conn_read(c, k, c->in, sizeof(c->in), fresh ? e : &scratch);
 
 				if (n < 0) {
-					rc = ED_EXIT_NETWORK;
+					rc = ED_EXIT_NETWORK;   /* a timeout or socket error: not a dead kept connection */
 					break;
 				}
 				if (n == 0) {
+					died = hp->fed == 0;
 					rc = http_parser_eof(hp, hp->fed || fresh ? e : &scratch);
 					if (rc == 0)
 						http_conn_close(k);
 					break;
 				}
 				rc = http_parser_feed(hp, c->in, (size_t)n, &used, e);
-				if (rc != 0)
+				if (rc != 0) {
+					/* a response over a limit will be over it again */
+					if (strncmp(e->msg, "too big", 7) == 0)
+						toobig = 1;
 					break;
+				}
 				if (http_parser_done(hp)) {
 					if (used != (size_t)n || hp->r.close)
 						http_conn_close(k);
@@ -3436,10 +3443,11 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 			err_set(fresh ? e : &scratch, ED_EXIT_NETWORK, "connection to %.200s closed while sending the request",
 			    u->host);
 			rc = ED_EXIT_NETWORK;
+			died = 1;
 		}
 		http_conn_close(k);
-		c->last_retryable = rc == ED_EXIT_NETWORK;
-		if (fresh || hp->fed != 0 || !rq->idempotent || attempt == 1) {
+		c->last_retryable = rc == ED_EXIT_NETWORK && !toobig;
+		if (fresh || !died || !rq->idempotent || attempt == 1) {
 			if (scratch.code)
 				err_set(e, scratch.code, "%s", scratch.msg);
 			return rc;
@@ -6069,6 +6077,11 @@ cred_init(struct cred_ctx *c, struct world *w, struct cred_io *io, const struct 
  *
  * -v (a->verbose): one line per call on stderr: operation, HTTP status,
  * milliseconds, request id, retries. Never headers, tokens or bodies.
+ *
+ * Under aws_call() is aws_send(): the same road for any signed POST (any
+ * content type, X-Amz-Target or none, explicit credentials or unsigned, the
+ * answer parsed as JSON or kept raw), so the query protocol (STS, section 9)
+ * gets the same retries, skew correction and error mapping.
  */
 
 #ifndef ED_MAX_AWS_ERRBODY
@@ -6112,7 +6125,7 @@ struct aws {
 	jsmntok_t tok[ED_MAX_JSON_TOKENS];
 	char errbody[ED_MAX_AWS_ERRBODY];
 	size_t errlen;
-	int sink_rc;
+	struct buf *raw;              /* aws_send: where a 2xx body goes, or NULL for JSON */
 };
 
 /*
@@ -6427,14 +6440,22 @@ aws_error_fields(struct aws *a, char *type, size_t tcap, char *msg, size_t mcap)
 		snprintf(msg, mcap, "(message withheld: it quotes request credentials)");
 }
 
-/* The sink of every answer: 2xx bodies into the JSON stream, others into errbody. */
+/* The sink of every answer: 2xx bodies into the JSON stream (or the caller's raw
+ * buffer), others into errbody. */
 static int
 aws_sink(void *ctx, const char *p, size_t n, struct err *e)
 {
 	struct aws *a = ctx;
 
-	if (a->hp.r.status >= 200 && a->hp.r.status < 300)
-		return json_stream_feed(&a->js, p, n, e);
+	if (a->hp.r.status >= 200 && a->hp.r.status < 300) {
+		if (a->raw == NULL)
+			return json_stream_feed(&a->js, p, n, e);
+		buf_put(a->raw, p, n);
+		if (a->raw->overflow)
+			return err_set(e, ED_EXIT_AWS, "too big: the answer does not fit its buffer (%lu bytes)",
+			    (unsigned long)a->raw->cap);
+		return 0;
+	}
 	if (n > sizeof(a->errbody) - a->errlen)
 		n = sizeof(a->errbody) - a->errlen;   /* the type is near the start; keep what fits */
 	memcpy(a->errbody + a->errlen, p, n);
@@ -6459,10 +6480,24 @@ aws_backoff_ms(struct aws *a, int n)
 	return (int64_t)(r % (uint32_t)(ceil + 1));
 }
 
-/* One signed attempt. 0 with a whole answer in a->hp (any status), or the http_do code. */
+/* One request of aws_send(): what to send, where, signed with what, and where the answer goes. */
+struct aws_msg {
+	const char *url;               /* the endpoint, e.g. from aws_endpoint() */
+	const char *service;           /* signing name: "ecs", "sts" */
+	const char *region;            /* signing region; NULL: a->region */
+	const char *op;                /* operation name: messages, -v, aws_idempotent() */
+	const char *content_type;      /* "application/x-amz-json-1.1", a form type, ... */
+	const char *target;            /* X-Amz-Target, or NULL (query protocol) */
+	struct sv body;
+	const struct aws_creds *creds; /* NULL: sent unsigned (AssumeRoleWithWebIdentity) */
+	struct buf *raw;               /* 2xx body into this buffer (XML answers); NULL: JSON into *out */
+	struct json_doc *out;          /* with raw == NULL: the parsed answer */
+};
+
+/* One attempt of m. 0 with a whole answer in a->hp (any status), or the http_do code. */
 static int
-aws_attempt(struct aws *a, const struct http_url *u, const char *service, const char *target,
-    struct sv body, int idempotent, struct err *e)
+aws_attempt(struct aws *a, const struct http_url *u, const struct aws_msg *m, int idempotent,
+    struct err *e)
 {
 	struct sig_header sh[5];
 	struct http_hdr hh[6];
@@ -6480,46 +6515,59 @@ aws_attempt(struct aws *a, const struct http_url *u, const char *service, const 
 	sh[n].name = sv_z("Host");
 	sh[n++].value = sv_make(host, hb.len);
 	sh[n].name = sv_z("Content-Type");
-	sh[n++].value = sv_z("application/x-amz-json-1.1");
+	sh[n++].value = sv_z(m->content_type);
 	sh[n].name = sv_z("X-Amz-Date");
 	sh[n++].value = sv_z(amz);
-	sh[n].name = sv_z("X-Amz-Target");
-	sh[n++].value = sv_z(target);
-	if (a->creds.token[0]) {
-		sh[n].name = sv_z("X-Amz-Security-Token");
-		sh[n++].value = sv_z(a->creds.token);
+	if (m->target != NULL) {
+		sh[n].name = sv_z("X-Amz-Target");
+		sh[n++].value = sv_z(m->target);
 	}
-	memset(&sr, 0, sizeof(sr));
-	sr.method = sv_z("POST");
-	sr.path = sv_z(u->path);
-	sr.query = sv_make("", 0);
-	sr.hdr = sh;
-	sr.nhdr = n;
-	sr.body = body;
-	sr.region = sv_z(a->region);
-	sr.service = sv_z(service);
-	sc.akid = sv_z(a->creds.akid);
-	sc.secret = sv_z(a->creds.secret);
-	sc.token = sv_z(a->creds.token);
-	buf_init(&ab, authz, sizeof(authz));
-	rc = sig_sign(&sr, &sc, amz, &ab, e);
-	if (rc != 0)
-		return rc;
+	if (m->creds != NULL && m->creds->token[0]) {
+		sh[n].name = sv_z("X-Amz-Security-Token");
+		sh[n++].value = sv_z(m->creds->token);
+	}
 	for (i = 1; i < n; i++) {           /* http_do writes Host itself */
 		hh[i - 1].name = sh[i].name;
 		hh[i - 1].value = sh[i].value;
 	}
-	hh[n - 1].name = sv_z("Authorization");
-	hh[n - 1].value = sv_make(authz, ab.len);
 	memset(&rq, 0, sizeof(rq));
+	rq.nhdr = n - 1;
+	if (m->creds != NULL) {
+		memset(&sr, 0, sizeof(sr));
+		sr.method = sv_z("POST");
+		sr.path = sv_z(u->path);
+		sr.query = sv_make("", 0);
+		sr.hdr = sh;
+		sr.nhdr = n;
+		sr.body = m->body;
+		sr.region = sv_z(m->region ? m->region : a->region);
+		sr.service = sv_z(m->service);
+		sc.akid = sv_z(m->creds->akid);
+		sc.secret = sv_z(m->creds->secret);
+		sc.token = sv_z(m->creds->token);
+		buf_init(&ab, authz, sizeof(authz));
+		rc = sig_sign(&sr, &sc, amz, &ab, e);
+		if (rc != 0)
+			return rc;
+		hh[n - 1].name = sv_z("Authorization");
+		hh[n - 1].value = sv_make(authz, ab.len);
+		rq.nhdr = n;
+	}
 	rq.method = sv_z("POST");
 	rq.path = sv_z(u->path);
 	rq.hdr = hh;
-	rq.nhdr = n;
-	rq.body = body;
+	rq.body = m->body;
 	rq.idempotent = idempotent;
 	a->errlen = 0;
-	json_stream_init(&a->js, a->body, sizeof(a->body), a->tok, ED_MAX_JSON_TOKENS);
+	a->raw = m->raw;
+	if (m->raw != NULL) {
+		m->raw->len = 0;
+		m->raw->overflow = 0;
+		if (m->raw->cap > 0)
+			m->raw->p[0] = '\0';
+	} else {
+		json_stream_init(&a->js, a->body, sizeof(a->body), a->tok, ED_MAX_JSON_TOKENS);
+	}
 	http_parser_init(&a->hp, 0, aws_sink, a);
 	a->attempts++;
 	rc = http_do(&a->http, u, &rq, &a->hp, e);
@@ -6544,29 +6592,27 @@ aws_log(struct aws *a, const char *op, int status, int64_t ms, int retries, cons
 }
 
 /*
- * Calls target ("AmazonEC2ContainerServiceV20141113.DescribeServices") of
- * service ("ecs") with JSON body. On 0, *out is the answer (valid until the
- * next aws_call on a). Otherwise an ED_EXIT_* code with e filled (code,
- * message, http_status, aws_type, request_id), also copied to a->err.
+ * The signed road under aws_call() and the query protocol (STS): sends m with
+ * the retries, clock-skew correction, error mapping and -v line described
+ * above. On 0 the answer is in m->raw (NUL-terminated) or *m->out (valid
+ * until the next call on a). Otherwise an ED_EXIT_* code with e filled
+ * (code, message, http_status, aws_type, request_id), also copied to a->err.
  */
-ED_UNUSED static int
-aws_call(struct aws *a, const char *service, const char *target, struct sv body,
-    struct json_doc *out, struct err *e)
+static int
+aws_send(struct aws *a, const struct aws_msg *m, struct err *e)
 {
-	const char *dot = strrchr(target, '.');
-	const char *op = dot ? dot + 1 : target;
-	int idempotent = aws_idempotent(op);
-	char url[ED_MAX_URL];
+	int idempotent = aws_idempotent(m->op);
+	const char *op = m->op;
 	struct http_url u;
 	int64_t t0 = a->w->mono_ms(a->w->ctx);
-	int attempt = 0, retries = 0, rc;
+	int attempt = 0, retries = 0, skewed = 0, rc;
+	char note[64];
 
-	memset(out, 0, sizeof(*out));
+	if (m->out != NULL)
+		memset(m->out, 0, sizeof(*m->out));
 	a->calls++;
-	rc = aws_endpoint(a, service, url, sizeof(url), e);
-	if (rc == 0)
-		rc = http_url_parse(&u, url, "endpoint", e);
-	if (rc == 0 && (a->creds.akid[0] == '\0' || a->creds.secret[0] == '\0'))
+	rc = http_url_parse(&u, m->url, "endpoint", e);
+	if (rc == 0 && m->creds != NULL && (m->creds->akid[0] == '\0' || m->creds->secret[0] == '\0'))
 		rc = err_set(e, ED_EXIT_AUTH, "no AWS credentials to sign %s with", op);
 	if (rc != 0) {
 		memcpy(&a->err, e, sizeof(a->err));
@@ -6579,14 +6625,15 @@ aws_call(struct aws *a, const char *service, const char *target, struct sv body,
 
 		attempt++;
 		err_clear(&ae);
-		rc = aws_attempt(a, &u, service, target, body, idempotent, &ae);
+		rc = aws_attempt(a, &u, m, idempotent, &ae);
 		st = rc == 0 ? a->hp.r.status : 0;
+		snprintf(note, sizeof(note), "%s", skewed ? "clock skew corrected" : "");
 		if (rc == 0 && st >= 200 && st < 300) {
-			if (a->hp.body_bytes == 0)
+			if (m->raw == NULL && a->hp.body_bytes == 0)
 				rc = json_stream_feed(&a->js, "{}", 2, &ae);   /* an empty 2xx answer is {} */
-			if (rc == 0)
-				rc = json_stream_finish(&a->js, out, &ae);
-			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, rc ? "malformed answer" : "");
+			if (rc == 0 && m->raw == NULL)
+				rc = json_stream_finish(&a->js, m->out, &ae);
+			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, rc ? "malformed answer" : note);
 			if (rc != 0) {
 				err_set(e, rc, "%s: %s", op, ae.msg);
 				memcpy(&a->err, e, sizeof(a->err));
@@ -6616,8 +6663,8 @@ aws_call(struct aws *a, const char *service, const char *target, struct sv body,
 				if (server > 0) {
 					a->skew = server - a->w->wall_now(a->w->ctx);
 					a->skew_fixed = 1;
+					skewed = 1;
 					attempt--;     /* re-signed with the server's time: not a retry */
-					aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, "clock skew corrected");
 					continue;
 				}
 			}
@@ -6643,6 +6690,41 @@ aws_call(struct aws *a, const char *service, const char *target, struct sv body,
 		a->retries++;
 		a->w->sleep_ms(a->w->ctx, aws_backoff_ms(a, retries));
 	}
+}
+
+/*
+ * Calls target ("AmazonEC2ContainerServiceV20141113.DescribeServices") of
+ * service ("ecs") with JSON body, signed with a->creds for a->region. On 0,
+ * *out is the answer (valid until the next call on a). Otherwise an ED_EXIT_*
+ * code with e filled (code, message, http_status, aws_type, request_id), also
+ * copied to a->err.
+ */
+ED_UNUSED static int
+aws_call(struct aws *a, const char *service, const char *target, struct sv body,
+    struct json_doc *out, struct err *e)
+{
+	const char *dot = strrchr(target, '.');
+	char url[ED_MAX_URL];
+	struct aws_msg m;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = aws_endpoint(a, service, url, sizeof(url), e);
+	if (rc != 0) {
+		a->calls++;
+		memcpy(&a->err, e, sizeof(a->err));
+		return rc;
+	}
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.service = service;
+	m.op = dot ? dot + 1 : target;
+	m.content_type = "application/x-amz-json-1.1";
+	m.target = target;
+	m.body = body;
+	m.creds = &a->creds;
+	m.out = out;
+	return aws_send(a, &m, e);
 }
 
 /*

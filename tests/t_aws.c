@@ -435,6 +435,42 @@ http_dates(void)
 	CHECK(aws_http_date("Fri, 27 Foo 2026 08:00:00 GMT") == -1);
 }
 
+static void
+send_query_protocol_raw(void)
+{
+	char mem[4096], url[ED_MAX_URL];
+	struct buf raw;
+	struct aws_msg m;
+	struct err e;
+
+	setup(NULL, NULL);
+	err_clear(&e);
+	CHECK(aws_endpoint(&A, "sts", url, sizeof(url), &e) == 0);
+	buf_init(&raw, mem, sizeof(mem));
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.service = "sts";
+	m.op = "GetCallerIdentity";
+	m.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+	m.body = sv_z("Action=GetCallerIdentity&Version=2011-06-15");
+	m.creds = &A.creds;
+	m.raw = &raw;
+	nu_ctl(&srv, "/__script", "[{\"throttle\": true}]");
+	CHECKF(aws_send(&A, &m, &e) == 0, "%.400s", e.msg);
+	CHECK(strstr(mem, "\"target\": \"\"") != NULL);    /* no X-Amz-Target was sent */
+	CHECK(A.retries == 1);                                /* GetCallerIdentity: retried */
+	CHECK(nu_stat(&srv, "authorized") == 2);
+	/* unsigned (AssumeRoleWithWebIdentity) */
+	m.op = "AssumeRoleWithWebIdentity";
+	m.creds = NULL;
+	CHECKF(aws_send(&A, &m, &e) == 0, "%.400s", e.msg);
+	CHECK(nu_stat(&srv, "authorized") == 2 && nu_stat(&srv, "requests") == 3);
+	/* an answer bigger than the caller's buffer */
+	buf_init(&raw, mem, 16);
+	CHECK(aws_send(&A, &m, &e) == ED_EXIT_AWS);
+	CHECK(strstr(e.msg, "too big") != NULL);
+}
+
 int
 main(void)
 {
@@ -465,6 +501,7 @@ main(void)
 	RUN(backoff_is_bounded);
 	RUN(idempotency_table);
 	RUN(http_dates);
+	RUN(send_query_protocol_raw);
 	aws_close(&A);
 	nu_stop(&srv);
 	return th_exit();

@@ -284,7 +284,6 @@ class Service:
         for sd in self.sds:
             if sd.in_progress() and rollback_of is None:
                 sd.set_status("STOPPED", now, "Service deployment was superseded by a newer deployment.")
-                sd.target.frozen = False
         self.deployments.insert(0, dep)
         self.td_arn = td_arn
         self.steady_announced = False

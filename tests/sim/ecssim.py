@@ -19,6 +19,7 @@ See README.md for the control API and the scenario format.
 import argparse
 import datetime
 import email.utils
+import fcntl
 import hashlib
 import hmac
 import json
@@ -810,8 +811,13 @@ class ControlHandler(BaseHTTPRequestHandler):
 
 
 def ensure_pki(pki_dir):
+    """mkpki.sh into pki_dir, under a lock: simulators started side by side share the directory
+    and must not mix a CA from one run with a server certificate from another."""
     script = os.path.join(HERE, "..", "lib", "mkpki.sh")
-    subprocess.run(["sh", script, pki_dir], check=True)
+    os.makedirs(pki_dir, exist_ok=True)
+    with open(os.path.join(pki_dir, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["sh", script, pki_dir], check=True)
     return pki_dir
 
 
