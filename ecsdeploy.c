@@ -6742,167 +6742,59 @@ aws_ecs_call(void *ctx, const char *op, struct sv body, struct json_doc *out, st
 
 /* ---- the query protocol (STS) --------------------------------------------------- */
 /*
- * aws_query(): one AWS query-protocol call (form body, XML answer) on the
- * connections of a struct aws, signed with SigV4 for service "sts" with the
- * given credentials (NULL: sent unsigned, as AssumeRoleWithWebIdentity must
- * be). It is the signature of struct cred_io's sts seam (ctx: struct aws *).
- * Same rules as aws_call(): the clock skew of a->skew, one re-signed retry
- * when STS says the time is off, retries with backoff for throttling, 5xx
- * and transient network failures (every STS action we use may be repeated),
- * -v lines. An error answer is returned as such (0, *status, XML in out):
- * the credential layer maps it, naming the source.
+ * aws_query(): one AWS query-protocol call (form body, XML answer) through
+ * aws_send(), so it is signed, sent, retried and logged (-v) like every other
+ * call; signed for service "sts" in region with signer, or sent unsigned when
+ * signer is NULL (AssumeRoleWithWebIdentity). It is the signature of struct
+ * cred_io's sts seam (ctx: struct aws *). An error answer from STS is handed
+ * back as such (0, *status, the XML in out) so the credential layer can name
+ * the source that failed; network and usage failures are returned with e set.
  */
-
-static int
-aws_query_sink(void *ctx, const char *p, size_t n, struct err *e)
-{
-	(void)e;
-	buf_put(ctx, p, n);
-	return 0;
-}
-
-/* One attempt: 0 with the whole answer in out and a->hp (any status), or the http_do code. */
-static int
-aws_query_attempt(struct aws *a, const struct http_url *u, const char *region,
-    const struct cred *signer, struct sv form, struct buf *out, struct err *e)
-{
-	struct sig_header sh[4];
-	struct http_hdr hh[4];
-	struct sig_req sr;
-	struct sig_creds sc;
-	struct http_req rq;
-	char amz[17], host[300], authz[1024];
-	struct buf hb, ab;
-	size_t n = 0, i;
-	int rc;
-
-	buf_init(&hb, host, sizeof(host));
-	http_host_value(u, &hb);
-	sig_amzdate(a->w->wall_now(a->w->ctx) + a->skew, amz);
-	sh[n].name = sv_z("Host");
-	sh[n++].value = sv_make(host, hb.len);
-	sh[n].name = sv_z("Content-Type");
-	sh[n++].value = sv_z("application/x-www-form-urlencoded; charset=utf-8");
-	sh[n].name = sv_z("X-Amz-Date");
-	sh[n++].value = sv_z(amz);
-	if (signer && signer->token[0]) {
-		sh[n].name = sv_z("X-Amz-Security-Token");
-		sh[n++].value = sv_z(signer->token);
-	}
-	for (i = 1; i < n; i++) {           /* http_do writes Host itself */
-		hh[i - 1].name = sh[i].name;
-		hh[i - 1].value = sh[i].value;
-	}
-	memset(&rq, 0, sizeof(rq));
-	rq.nhdr = n - 1;
-	if (signer) {
-		memset(&sr, 0, sizeof(sr));
-		sr.method = sv_z("POST");
-		sr.path = sv_z(u->path);
-		sr.query = sv_make("", 0);
-		sr.hdr = sh;
-		sr.nhdr = n;
-		sr.body = form;
-		sr.region = sv_z(region);
-		sr.service = sv_z("sts");
-		sc.akid = sv_z(signer->akid);
-		sc.secret = sv_z(signer->secret);
-		sc.token = sv_z(signer->token);
-		buf_init(&ab, authz, sizeof(authz));
-		rc = sig_sign(&sr, &sc, amz, &ab, e);
-		if (rc != 0)
-			return rc;
-		hh[n - 1].name = sv_z("Authorization");
-		hh[n - 1].value = sv_make(authz, ab.len);
-		rq.nhdr = n;
-	}
-	rq.method = sv_z("POST");
-	rq.path = sv_z(u->path);
-	rq.hdr = hh;
-	rq.body = form;
-	rq.idempotent = 1;
-	out->len = 0;
-	out->overflow = 0;
-	if (out->cap)
-		out->p[0] = '\0';
-	http_parser_init(&a->hp, 0, aws_query_sink, out);
-	a->attempts++;
-	rc = http_do(&a->http, u, &rq, &a->hp, e);
-	sig_wipe(authz, sizeof(authz));
-	return rc;
-}
-
 static int
 aws_query(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
     struct sv form, struct buf *out, int *status, struct err *e)
 {
 	struct aws *a = ctx;
-	struct http_url u;
+	struct aws_creds ac;
+	struct aws_msg m;
+	struct err ae;
 	char op[64];
-	int64_t t0 = a->w->mono_ms(a->w->ctx);
-	int attempt = 0, retries = 0, rc;
-	long amp;
+	long amp = sv_chr(form, '&');
+	int rc;
 
 	*status = 0;
 	snprintf(op, sizeof(op), "sts");
-	if (sv_starts(form, "Action=")) {
-		amp = sv_chr(form, '&');
+	if (sv_starts(form, "Action="))
 		snprintf(op, sizeof(op), "%.*s", (int)((amp < 0 ? (long)form.n : amp) - 7), form.p + 7);
+	memset(&m, 0, sizeof(m));
+	m.url = endpoint;
+	m.service = "sts";
+	m.region = region;
+	m.op = op;
+	m.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+	m.body = form;
+	m.raw = out;
+	if (signer != NULL) {
+		snprintf(ac.akid, sizeof(ac.akid), "%s", signer->akid);
+		snprintf(ac.secret, sizeof(ac.secret), "%s", signer->secret);
+		snprintf(ac.token, sizeof(ac.token), "%s", signer->token);
+		m.creds = &ac;
 	}
-	a->calls++;
-	rc = http_url_parse(&u, endpoint, "STS endpoint (AWS_ENDPOINT_URL_STS)", e);
-	if (rc != 0)
-		return rc;
-	for (;;) {
-		struct err ae;
-		char type[96], msg[400];
-		struct buf tb, mb;
-		int st, retry;
-
-		attempt++;
-		err_clear(&ae);
-		rc = aws_query_attempt(a, &u, region, signer, form, out, &ae);
-		st = rc == 0 ? a->hp.r.status : 0;
-		if (rc != 0) {
-			retry = rc == ED_EXIT_NETWORK && a->http.last_retryable;
-			if (!retry || attempt >= a->max_attempts) {
-				aws_log(a, op, 0, a->w->mono_ms(a->w->ctx) - t0, retries, "failed");
-				if (attempt > 1)
-					return err_set(e, rc, "STS %s: %s (after %d attempts)", op, ae.msg, attempt);
-				return err_set(e, rc, "STS %s: %s", op, ae.msg);
-			}
-		} else if (st >= 200 && st < 300) {
-			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, "");
-			*status = st;
-			return 0;
-		} else {
-			buf_init(&tb, type, sizeof(type));
-			buf_init(&mb, msg, sizeof(msg));
-			cred_xml_get(sv_make(out->p, out->len), "Error/Code", &tb);
-			cred_xml_get(sv_make(out->p, out->len), "Error/Message", &mb);
-			if (aws_is_skew(type, msg) && !a->skew_fixed && a->hp.r.date[0]) {
-				int64_t server = aws_http_date(a->hp.r.date);
-
-				if (server > 0) {
-					a->skew = server - a->w->wall_now(a->w->ctx);
-					a->skew_fixed = 1;
-					attempt--;
-					aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries,
-					    "clock skew corrected");
-					continue;
-				}
-			}
-			retry = aws_is_throttle(type, st) || st >= 500;
-			if (!retry || attempt >= a->max_attempts) {
-				aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, type);
-				*status = st;
-				return 0;
-			}
-		}
-		retries++;
-		a->retries++;
-		a->w->sleep_ms(a->w->ctx, aws_backoff_ms(a, retries));
+	err_clear(&ae);
+	rc = aws_send(a, &m, &ae);
+	sig_wipe(&ac, sizeof(ac));
+	if (rc == 0) {
+		*status = a->hp.r.status;
+		return 0;
 	}
+	if (ae.http_status >= 300 && a->errlen > 0) {
+		out->len = 0;
+		out->overflow = 0;
+		buf_put(out, a->errbody, a->errlen);
+		*status = ae.http_status;
+		return 0;
+	}
+	return err_set(e, rc, "%s", ae.msg);
 }
 
 /* ---- STS and roles (§7.1) ------------------------------------------------------ */

@@ -366,12 +366,17 @@ def t_assume_flag(c):
            "not authorized to perform: sts:AssumeRole" in got[2])
     ctl(c.urls, "reset", {})
     ctl(c.urls, "config", {"sts": {"faults": [{"status": 400, "code": "Throttling"},
-                                              {"status": 503, "code": "ServiceUnavailable"}]}})
+                                              {"status": 400, "code": "Throttling"}]}})
     got = run(c, env, ["-a", c.roles["deployer"]], name="-a throttled")
     ar = [e for e in sts_entries(c) if e["form"].get("Action") == "AssumeRole"]
-    expect("STS throttling and 503 are retried (AWS standard mode)", got,
+    expect("STS throttling is retried (AWS standard mode)", got,
            got[0] == 0 and len(ar) == 3 and "assumed-role/deployer/" in (caller(got[1]) or "")
            and "aws: AssumeRole status 200" in got[2])
+    ctl(c.urls, "reset", {})
+    ctl(c.urls, "config", {"sts": {"faults": [{"status": 503, "code": "ServiceUnavailable"}]}})
+    got = run(c, env, name="gci 503")
+    gci = [e for e in sts_entries(c) if e["form"].get("Action") == "GetCallerIdentity"]
+    expect("a 503 on GetCallerIdentity (a read) is retried", got, got[0] == 0 and len(gci) == 2)
     ctl(c.urls, "reset", {})
     ctl(c.urls, "config", {"sts": {"faults": [{"status": 400, "code": "RequestExpired",
                                                "message": "Request has expired"}]}})
@@ -379,10 +384,10 @@ def t_assume_flag(c):
     ar = [e for e in sts_entries(c) if e["form"].get("Action") == "AssumeRole"]
     expect("STS saying the clock is off: re-signed with the server's Date and sent once more", got,
            got[0] == 0 and len(ar) == 2 and "clock skew corrected" in got[2])
-    ctl(c.urls, "config", {"sts": {"faults": [{"status": 503, "code": "ServiceUnavailable"}] * 3}})
-    got = run(c, dict(env, AWS_MAX_ATTEMPTS="3"), ["-a", c.roles["deployer"]], name="-a 503")
-    expect("STS failing every attempt: exit 20 naming the role and STS's code", got,
-           got[0] == 20 and "(-a) assumed with environment (AWS_ACCESS_KEY_ID): ServiceUnavailable" in got[2])
+    ctl(c.urls, "config", {"sts": {"faults": [{"status": 400, "code": "Throttling"}] * 3}})
+    got = run(c, dict(env, AWS_MAX_ATTEMPTS="3"), ["-a", c.roles["deployer"]], name="-a throttled out")
+    expect("STS throttling on every attempt: exit 20 naming the role and STS's code", got,
+           got[0] == 20 and "(-a) assumed with environment (AWS_ACCESS_KEY_ID): Throttling" in got[2])
     got = run(c, env, ["-a", "deployer"], name="-a bad arn")
     expect("-a with a malformed ARN: exit 3", got, got[0] == 3 and "is not an IAM role ARN" in got[2])
 
