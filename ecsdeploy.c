@@ -1233,8 +1233,10 @@ sig_sign(const struct sig_req *r, const struct sig_creds *c, const char *amzdate
  * (br_ssl_client_init_full would pull in ChaCha20, CBC, CCM, 3DES, RSA key
  * exchange and the TLS 1.0 PRF). SNI, chain verification and
  * host-name verification are always on; there is no switch to turn them off.
- * Host names are matched against the certificate's DNS names (BearSSL does not
- * match iPAddress names), so connect to "localhost", not "127.0.0.1".
+ * Host names are matched against the certificate's DNS names by BearSSL; a
+ * host given as an IP literal (127.0.0.1, ::1) gets no SNI and is matched
+ * against the certificate's iPAddress names by tls_spy_has_ip() after the
+ * handshake and before any request byte is sent.
  *
  * Trust: the built-in anchors below plus the certificates of a PEM bundle
  * (--ca-bundle / AWS_CA_BUNDLE; CA certificates become CA anchors, others are
@@ -2001,6 +2003,78 @@ tls_spy_self_signed(const struct tls_spy *s)
 	return 0;
 }
 
+/*
+ * 1 when the kept end-entity certificate lists ip (4 or 16 bytes) among its
+ * subjectAltName iPAddress entries. BearSSL matches DNS names only; this is
+ * how hosts given as IP literals (127.0.0.1, ::1) are verified.
+ */
+static int
+tls_spy_has_ip(const struct tls_spy *s, const unsigned char *ip, size_t iplen)
+{
+	static const unsigned char san_oid[] = { 0x55, 0x1d, 0x11 };   /* 2.5.29.17 */
+	const unsigned char *p = s->ee, *end = s->ee + s->ee_len, *c;
+	size_t len;
+	int tag;
+
+	if (s->ee_overflow || s->ee_len == 0)
+		return 0;
+	c = tls_der_next(p, end, &tag, &len);          /* Certificate */
+	if (c == NULL || tag != 0x30)
+		return 0;
+	c = tls_der_next(c, c + len, &tag, &len);      /* TBSCertificate */
+	if (c == NULL || tag != 0x30)
+		return 0;
+	end = c + len;
+	for (p = c; p < end; p = c + len) {            /* find [3] extensions */
+		c = tls_der_next(p, end, &tag, &len);
+		if (c == NULL)
+			return 0;
+		if (tag == 0xa3)
+			break;
+	}
+	if (p >= end)
+		return 0;
+	c = tls_der_next(c, c + len, &tag, &len);      /* SEQUENCE OF Extension */
+	if (c == NULL || tag != 0x30)
+		return 0;
+	end = c + len;
+	for (p = c; p < end; p = c + len) {
+		const unsigned char *x, *xend, *oid, *g, *gend;
+		size_t xl, ol;
+
+		c = tls_der_next(p, end, &tag, &len);      /* Extension */
+		if (c == NULL || tag != 0x30)
+			return 0;
+		x = c;
+		xend = c + len;
+		oid = tls_der_next(x, xend, &tag, &ol);
+		if (oid == NULL || tag != 0x06)
+			return 0;
+		if (ol != sizeof(san_oid) || memcmp(oid, san_oid, ol) != 0)
+			continue;
+		x = oid + ol;
+		g = tls_der_next(x, xend, &tag, &xl);
+		if (g != NULL && tag == 0x01) {            /* critical BOOLEAN */
+			x = g + xl;
+			g = tls_der_next(x, xend, &tag, &xl);
+		}
+		if (g == NULL || tag != 0x04)
+			return 0;
+		g = tls_der_next(g, g + xl, &tag, &xl);    /* GeneralNames */
+		if (g == NULL || tag != 0x30)
+			return 0;
+		for (gend = g + xl; g < gend; g += xl) {
+			g = tls_der_next(g, gend, &tag, &xl);
+			if (g == NULL)
+				return 0;
+			if (tag == 0x87 && xl == iplen && memcmp(g, ip, iplen) == 0)
+				return 1;                  /* [7] iPAddress */
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* ---- connections ---- */
 
 struct tls_conn {
@@ -2009,7 +2083,10 @@ struct tls_conn {
 	struct tls_spy spy;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	char host[256];
+	unsigned char ip[16];      /* host as an IP literal (iplen 4 or 16), else iplen 0 */
+	size_t iplen;
 	int dead;                  /* the socket failed or hung up under the engine */
+	int badcert;               /* the handshake failed on the certificate: do not retry */
 };
 
 /*
@@ -2038,6 +2115,12 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 		return err_set(e, ED_EXIT_USAGE, "host name too long: %.80s...", host);
 	memcpy(t->host, host, strlen(host) + 1);
 	t->dead = 0;
+	t->badcert = 0;
+	t->iplen = 0;
+	if (inet_pton(AF_INET, host, t->ip) == 1)
+		t->iplen = 4;
+	else if (inet_pton(AF_INET6, host, t->ip) == 1)
+		t->iplen = 16;
 	br_ssl_client_zero(&t->sc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_x509_minimal_init(&t->xc, &br_sha256_vtable, a->ta, a->n);
@@ -2061,7 +2144,9 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 	t->spy.inner = &t->xc;
 	br_ssl_engine_set_x509(eng, &t->spy.vtable);
 	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof(t->iobuf), 1);
-	if (!br_ssl_client_reset(&t->sc, t->host, 0))
+	/* An IP literal is neither sent as SNI (RFC 6066) nor matched by BearSSL:
+	 * tls_handshake() checks the certificate's iPAddress names instead. */
+	if (!br_ssl_client_reset(&t->sc, t->iplen ? NULL : t->host, 0))
 		return err_set(e, ED_EXIT_INTERNAL, "TLS engine reset failed (%d)", br_ssl_engine_last_error(eng));
 	return 0;
 }
@@ -2126,6 +2211,8 @@ tls_fail(struct tls_conn *t, const char *doing, struct err *e)
 	int code = br_ssl_engine_last_error(&t->sc.eng);
 	const char *why = tls_reason(code);
 
+	if (code >= BR_ERR_X509_OK && code < BR_ERR_RECV_FATAL_ALERT)
+		t->badcert = 1;
 	if (code == BR_ERR_X509_NOT_TRUSTED && tls_spy_self_signed(&t->spy))
 		why = "self-signed certificate, not trusted (add it with --ca-bundle or AWS_CA_BUNDLE)";
 	if (code == BR_ERR_X509_BAD_SERVER_NAME)
@@ -2219,6 +2306,12 @@ tls_handshake(struct tls_conn *t, int fd, int timeout_ms, struct err *e)
 			return tls_fail(t, "handshake", e);
 		return err_set(e, ED_EXIT_NETWORK, "TLS handshake with %.200s failed: connection closed by the server",
 		    t->host);
+	}
+	if (rc == 0 && t->iplen && !tls_spy_has_ip(&t->spy, t->ip, t->iplen)) {
+		t->dead = 1;   /* nothing is sent on it: the caller closes it */
+		t->badcert = 1;
+		return err_set(e, ED_EXIT_NETWORK, "TLS handshake with %.200s failed: certificate is not valid for IP address %.200s",
+		    t->host, t->host);
 	}
 	return rc;
 }
@@ -3288,9 +3381,7 @@ http_conn_open(struct http_client *c, struct http_conn *k, const struct http_url
 	if (rc == 0)
 		rc = tls_handshake(&k->t, k->fd, c->read_timeout_ms, e);
 	if (rc != 0) {
-		int br = br_ssl_engine_last_error(&k->t.sc.eng);
-
-		if (rc != ED_EXIT_NETWORK || (br >= BR_ERR_X509_OK && br < BR_ERR_RECV_FATAL_ALERT))
+		if (rc != ED_EXIT_NETWORK || k->t.badcert)
 			c->last_retryable = 0;
 		http_conn_close(k);
 		return rc;
