@@ -6195,6 +6195,12 @@ struct aws_creds {
 	char token[4096];             /* "" when not temporary */
 };
 
+/*
+ * The context of every AWS call. It holds the answer buffers (ED_MAX_JSON_BYTES
+ * of text and ED_MAX_JSON_TOKENS tokens) and the connections' TLS buffers, some
+ * megabytes in all: give it static storage, never the stack. Untouched pages
+ * cost no memory, so the resident size stays small.
+ */
 struct aws {
 	struct world *w;
 	struct aws_creds creds;
@@ -6591,7 +6597,7 @@ aws_attempt(struct aws *a, const struct http_url *u, const struct aws_msg *m, in
     struct err *e)
 {
 	struct sig_header sh[5];
-	struct http_hdr hh[6];
+	struct http_hdr hh[7];
 	struct sig_req sr;
 	struct sig_creds sc;
 	struct http_req rq;
@@ -6644,6 +6650,8 @@ aws_attempt(struct aws *a, const struct http_url *u, const struct aws_msg *m, in
 		hh[n - 1].value = sv_make(authz, ab.len);
 		rq.nhdr = n;
 	}
+	hh[rq.nhdr].name = sv_z("User-Agent");         /* not signed: proxies may rewrite it */
+	hh[rq.nhdr++].value = sv_z("ecs-deploy/" ED_VERSION);
 	rq.method = sv_z("POST");
 	rq.path = sv_z(u->path);
 	rq.hdr = hh;
