@@ -322,8 +322,11 @@ cmd_image() {
 	podman import --quiet "$base" docker.io/library/debian:bookworm >/dev/null || die "podman import failed"
 	t1=$(date +%s)
 
-	# The build stage fetches from Debian's archive with apt, hence the host network.
+	# The build stage fetches from Debian's archive with apt, hence the host network; apt's
+	# lists and downloads are kept in the cache between builds (apt still checks them).
+	mkdir -p "$cache/apt/lists" "$cache/apt/archives"
 	buildah bud --quiet --pull=never --layers=false --timestamp 0 --network host \
+		-v "$cache/apt/lists:/var/lib/apt/lists" -v "$cache/apt/archives:/var/cache/apt/archives" \
 		--build-arg VERSION="$version" -f Dockerfile.scratch -t "$tag" . >/dev/null \
 		|| die "buildah bud -f Dockerfile.scratch failed"
 	buildah push --quiet "$tag" "oci:$work/oci:$version" || die "buildah push to an OCI layout failed"
