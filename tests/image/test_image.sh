@@ -82,6 +82,12 @@ if [ "$rc" != 0 ] && grep -q 'bin/sh' "$T/out"; then
 else
 	fail "image: there is no /bin/sh to run" "exit $rc: $(head -c 200 "$T/out")"
 fi
+# docker-compose.yml's service settings and local.env.dist, as a real engine parses them.
+podman run --rm --network none --env-file local.env.dist -v "$TOP:/work:ro" --workdir /work \
+	--read-only --cap-drop ALL --security-opt no-new-privileges "$IMG" --version > "$T/out" 2>&1
+rc=$?
+ok "image: runs with --env-file local.env.dist and the compose service's settings (exit $rc)" \
+	sh -c "[ $rc = 0 ] && grep -q 'ecs-deploy $VERSION' '$T/out'"
 took "runs" "$t"
 
 # ---- 3. the OCI layout ---------------------------------------------------------------
