@@ -307,6 +307,7 @@ cmd_image() {
 	printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\n%s\n\nTypes: deb\nURIs: %s-security\nSuites: bookworm-security\nComponents: main\n%s\n' \
 		"$mirror" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" \
 		"$mirror" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$work/debian.sources"
+	# shellcheck disable=SC2016 # $1 is for mmdebstrap to expand
 	hook1='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*'
 	hook2="copy-in $work/debian.sources /etc/apt/sources.list.d"
 	key=$( (mmdebstrap --version; echo minbase bookworm "$hook1" copy-in; cat "$work/debian.sources") \
@@ -325,9 +326,11 @@ cmd_image() {
 	# The build stage fetches from Debian's archive with apt, hence the host network; apt's
 	# lists and downloads are kept in the cache between builds (apt still checks them).
 	mkdir -p "$cache/apt/lists" "$cache/apt/archives"
+	src=$(git remote get-url origin 2>/dev/null || true)    # the label names the real repository
+	case "$src" in https://*) ;; *) src=$(sed -n 's/^ARG SOURCE=//p' Dockerfile.scratch) ;; esac
 	buildah bud --quiet --pull=never --layers=false --timestamp 0 --network host \
 		-v "$cache/apt/lists:/var/lib/apt/lists" -v "$cache/apt/archives:/var/cache/apt/archives" \
-		--build-arg VERSION="$version" -f Dockerfile.scratch -t "$tag" . >/dev/null \
+		--build-arg VERSION="$version" --build-arg SOURCE="${src%.git}" -f Dockerfile.scratch -t "$tag" . >/dev/null \
 		|| die "buildah bud -f Dockerfile.scratch failed"
 	buildah push --quiet "$tag" "oci:$work/oci:$version" || die "buildah push to an OCI layout failed"
 	t2=$(date +%s)

@@ -149,7 +149,9 @@ t=$(now)
 CTX=$T/clean
 mkdir -p "$CTX/vendor"
 cp build.sh ecsdeploy.c action.Dockerfile .dockerignore "$CTX/" && cp vendor/MANIFEST "$CTX/vendor/"
+CACHE=${ED_IMAGE_CACHE:-/var/tmp/ecs-deploy-image}   # apt's lists and downloads, as ./build.sh image
 if buildah bud --quiet --pull=never --layers=false --timestamp 0 --network host \
+	-v "$CACHE/apt/lists:/var/lib/apt/lists" -v "$CACHE/apt/archives:/var/cache/apt/archives" \
 	-f "$CTX/action.Dockerfile" -t localhost/ecs-deploy-action:test "$CTX" > "$T/action.log" 2>&1 \
 	&& buildah push --quiet localhost/ecs-deploy-action:test "oci:$T/action-oci:test" >> "$T/action.log" 2>&1; then
 	pass "action.Dockerfile builds from a fresh clone's files (pinned sources fetched and verified in the build)"
@@ -167,9 +169,10 @@ if buildah bud --quiet --pull=never --layers=false --timestamp 0 --network host 
 	# The way GitHub's runner starts a Docker action: workspace and file-command mounts,
 	# workdir, GITHUB_* environment, and every runs.args entry as one argument (empty
 	# entries included: the tool skips them).
-	mkdir -p "$T/ws" "$T/fc" && : > "$T/fc/set_output_1"
+	mkdir -p "$T/ws" "$T/fc" "$T/home" "$T/wf" && : > "$T/fc/set_output_1"
 	podman run --rm --network none --workdir /github/workspace \
 		-v "$T/ws:/github/workspace" -v "$T/fc:/github/file_commands" \
+		-v "$T/home:/github/home" -v "$T/wf:/github/workflow" -e HOME=/github/home \
 		-e GITHUB_ACTIONS=true -e GITHUB_OUTPUT=/github/file_commands/set_output_1 \
 		-e INPUT_SERVICE-NAME=svc localhost/ecs-deploy-action:test \
 		"" "--service-name=svc" "" "--image=nginx" "--enable-rollback=false" "" > "$T/out" 2>&1
