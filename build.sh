@@ -255,7 +255,7 @@ run_scripts() {
 }
 
 cmd_test() {
-	need_pkgs musl-tools file binutils xz-utils openssl ca-certificates gcc libc6-dev
+	need_pkgs musl-tools file binutils xz-utils openssl ca-certificates gcc libc6-dev clang libclang-rt-dev
 	command -v aws >/dev/null 2>&1 || need_pkgs awscli
 	cmd_build
 	mkdir -p "$LOGDIR"

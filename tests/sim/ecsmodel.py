@@ -23,7 +23,6 @@ import json
 import math
 import random
 import re
-import time
 import uuid
 
 # --------------------------------------------------------------------------------------------
@@ -48,27 +47,25 @@ def invalid(msg):
     return ApiError("InvalidParameterException", msg)
 
 
-OUTPUT_ONLY_TD = ("taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-                  "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt")
-
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
 STAGES_BG = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
              "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
              "BAKE_TIME", "CLEAN_UP"]
 
 DEFAULT_TIMINGS = {
-    "provision_ec2": 1,        # PROVISIONING on EC2 (bridge/host)
-    "provision_awsvpc": 8,     # PROVISIONING with an ENI to attach (awsvpc, Fargate)
-    "pull": 6,                 # PENDING: image pull
-    "stop": 4,                 # STOPPING -> STOPPED
-    "deactivate": 4,           # DEACTIVATING (awsvpc) before STOPPING
+    "provision_ec2": 2,        # PROVISIONING on EC2 (bridge/host)
+    "provision_awsvpc": 15,     # PROVISIONING with an ENI to attach (awsvpc, Fargate)
+    "pull": 10,                 # PENDING: image pull
+    "stop": 10,                 # STOPPING -> STOPPED
+    "deactivate": 5,           # DEACTIVATING (awsvpc) before STOPPING
     "exit_after": 10,          # default run time before an `exit:N` container exits
     "health_default_interval": 30,
     "stage": 3,                # BLUE_GREEN stages without their own duration
     "traffic_shift": 6,        # TEST / PRODUCTION traffic shift (BLUE_GREEN)
-    "steady_after": 2,         # a deployment is COMPLETED this long after it became steady
+    "steady_after": 10,         # a deployment is COMPLETED this long after it became steady
     "retain_stopped": 3600,    # STOPPED tasks stay visible this long
     "event_repeat": 60,        # the same placement event again after this long
+    "hook": 3,                 # an AWS_LAMBDA lifecycle hook answers after this long
 }
 
 
@@ -193,7 +190,6 @@ class Behaviour:
 
 class Sim:
     def __init__(self, scenario, now):
-        self.log = []          # problems worth a test's attention (shape drops, unknown ops)
         self.load(scenario, now)
 
     # ---- scenario ------------------------------------------------------------------------
@@ -213,6 +209,7 @@ class Sim:
         self.cb_threshold = sc.get("circuit_breaker_threshold")
         self.alarm_states = dict(sc.get("alarms", {}))
         self.hooks = dict(sc.get("lifecycle_hooks", {}))   # stage -> "wait"
+        self.lambda_hooks = dict(sc.get("lambda_hooks", {}))  # hook target ARN -> SUCCEEDED|FAILED|IN_PROGRESS
         self.registered_by = sc.get("registered_by", "arn:aws:iam::%s:user/ecs-deploy-test" % self.account)
         self.fargate_capacity = sc.get("fargate_capacity")  # max live Fargate tasks, None = unlimited
         self.clusters = {}
@@ -476,6 +473,13 @@ class Sim:
     # ---- the operations are in ecsops.py (mixed in below) --------------------------------
 
 
+def capacity_launch_type(strategy):
+    """The launch type a capacity provider strategy amounts to (FARGATE / FARGATE_SPOT providers
+    run Fargate tasks; any other provider is an Auto Scaling group of EC2 instances)."""
+    names = [s.get("capacityProvider", "") for s in strategy or []]
+    return "FARGATE" if names and all(n.startswith("FARGATE") for n in names) else "EC2"
+
+
 def td_resources(rec):
     inp = rec["input"]
     cpu = parse_resource(inp.get("cpu"), False)
@@ -565,7 +569,6 @@ class Task:
         inp = rec["input"]
         self.network_mode = inp.get("networkMode", "awsvpc" if launch_type == "FARGATE" else "bridge")
         self.cpu, self.memory, self.host_ports = td_resources(rec)
-        self.now0 = sim.t
         self.created_at = sim.t
         self.last = "PROVISIONING"
         self.desired = "RUNNING"
@@ -617,29 +620,12 @@ class Task:
                 self.failed = True
                 self.stop(now, "TaskFailedToStart", msg)
                 return
-            self.pull_stopped_at = now
-            self.last = "RUNNING"
-            self.started_at = now
-            for c in self.containers:
-                c.last = "RUNNING"
-                c.runtime_id = hex32() + "-" + digits(10)
-                if c.beh.kind in ("exit", "oom"):
-                    c.exit_at = now + c.beh.after
-                if c.hc:
-                    interval = c.hc.get("interval", tm["health_default_interval"])
-                    retries = c.hc.get("retries", 3)
-                    start = c.hc.get("startPeriod", 0)
-                    if c.beh.kind == "unhealthy":
-                        c.health_at = now + start + interval * retries
-                    else:
-                        c.health_at = now + min(interval, max(start, 1))
-            self.update_health()
-            self.touch()
+            self.to_running(now)
         elif self.last == "RUNNING":
             if self.desired == "STOPPED":
                 return self.begin_stopping(now)
             changed = False
-            for c in self.containers:
+            for c in sorted(self.containers, key=lambda x: x.essential):
                 if c.last == "RUNNING" and c.exit_at is not None and now >= c.exit_at:
                     c.last = "STOPPED"
                     c.exit_code = c.beh.code
@@ -664,6 +650,34 @@ class Task:
             self.touch()
         elif self.last == "STOPPING" and now >= self.next_at:
             self.finish(now)
+
+    def to_running(self, now, instant_health=False):
+        tm = self.sim.timings
+        self.pull_stopped_at = now
+        self.last = "RUNNING"
+        self.started_at = now
+        for c in self.containers:
+            c.last = "RUNNING"
+            c.runtime_id = hex32() + "-" + digits(10)
+            if c.beh.kind in ("exit", "oom"):
+                c.exit_at = now + c.beh.after
+            if c.hc:
+                interval = c.hc.get("interval", tm["health_default_interval"])
+                retries = c.hc.get("retries", 3)
+                start = c.hc.get("startPeriod", 0)
+                if c.beh.kind == "unhealthy":
+                    c.health_at = now + start + interval * retries
+                elif instant_health:
+                    c.health = "HEALTHY"
+                else:
+                    c.health_at = now + interval   # the first check passes
+        self.update_health()
+        self.touch()
+
+    def force_running(self, now):
+        """Scenario start: the task has been running for a while already."""
+        self.pull_started_at = now
+        self.to_running(now, instant_health=True)
 
     def update_health(self):
         ess = [c for c in self.containers if c.essential and c.hc]
@@ -776,10 +790,9 @@ class Task:
         return d
 
 
-# the operations and the service scheduler live in their own modules; bind them onto Sim.
+# the operations live in ecsops.py (which uses the scheduler in ecssched.py); bind them onto Sim.
 from ecsops import Ops  # noqa: E402
-from ecssched import Service, Deployment, ServiceDeployment  # noqa: E402,F401
 
-for _name in dir(Ops):
-    if _name.startswith("op_") or _name.startswith("_op_"):
-        setattr(Sim, _name, getattr(Ops, _name))
+for _name, _fn in list(Ops.__dict__.items()):
+    if callable(_fn) and not _name.startswith("__"):
+        setattr(Sim, _name, _fn)
