@@ -304,9 +304,19 @@ cmd_image() {
 	# The stand-in: Debian's minbase with the deb822 sources file the real image has.
 	# Cached under a key made of everything that shapes it (never the date).
 	mirror=http://deb.debian.org/debian
-	printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\n%s\n\nTypes: deb\nURIs: %s-security\nSuites: bookworm-security\nComponents: main\n%s\n' \
-		"$mirror" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" \
-		"$mirror" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$work/debian.sources"
+	cat > "$work/debian.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $mirror-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
 	# shellcheck disable=SC2016 # $1 is for mmdebstrap to expand
 	hook1='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*'
 	hook2="copy-in $work/debian.sources /etc/apt/sources.list.d"
