@@ -6,6 +6,8 @@
 #                       unpack them into vendor/ and build libbearssl.a (musl and host flavours)
 #   ./build.sh test     install what the tests need, build, run every test; last line "N passed, N failed"
 #   ./build.sh demo     start the ECS simulator and run a deployment against it
+#   ./build.sh image    build the FROM-scratch image (Dockerfile.scratch) without a Docker engine,
+#                       with buildah, and write it as an OCI layout
 #   ./build.sh clean    remove build outputs (keeps the vendored sources)
 #
 # POSIX sh, one function per subcommand; read it top to bottom.
@@ -273,6 +275,81 @@ cmd_demo() {
 	sh tests/sim/demo.sh "$TOP/ecs-deploy"
 }
 
+# ---- image ----------------------------------------------------------------------------
+# Builds Dockerfile.scratch with buildah in a private vfs storage (no Docker engine, no
+# daemon), on a stand-in for debian:bookworm made with mmdebstrap (Docker Hub is not
+# reachable from our machines), and writes the result as an OCI layout. With Docker,
+# `docker build -f Dockerfile.scratch .` does the same.
+#   ED_IMAGE_CACHE  where the stand-in base tarball is kept (default /var/tmp/ecs-deploy-image)
+#   ED_IMAGE_WORK   storage, configuration and $ED_IMAGE_WORK/oci (default $ED_IMAGE_CACHE/work;
+#                   emptied first: every build starts from nothing but the cached base)
+# Tests use the same storage by setting CONTAINERS_STORAGE_CONF/CONTAINERS_CONF to the files
+# it writes there.
+cmd_image() {
+	need_pkgs buildah podman skopeo runc mmdebstrap
+	cache=${ED_IMAGE_CACHE:-/var/tmp/ecs-deploy-image}
+	work=${ED_IMAGE_WORK:-$cache/work}
+	version=$(sed -n 's/^#define ED_VERSION "\(.*\)"$/\1/p' ecsdeploy.c)
+	tag=localhost/ecs-deploy:$version
+	t0=$(date +%s)
+	rm -rf "$work"; mkdir -p "$cache" "$work/oci"
+	printf '[storage]\ndriver = "vfs"\nrunroot = "%s/run"\ngraphroot = "%s/graph"\n' \
+		"$work" "$work" > "$work/storage.conf"
+	# crun fails on this kernel's cgroups; the default ulimits are refused.
+	printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\n' \
+		> "$work/containers.conf"
+	CONTAINERS_STORAGE_CONF=$work/storage.conf; CONTAINERS_CONF=$work/containers.conf
+	export CONTAINERS_STORAGE_CONF CONTAINERS_CONF
+
+	# The stand-in: Debian's minbase with the deb822 sources file the real image has.
+	# Cached under a key made of everything that shapes it (never the date).
+	mirror=http://deb.debian.org/debian
+	cat > "$work/debian.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $mirror-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	# shellcheck disable=SC2016 # $1 is for mmdebstrap to expand
+	hook1='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*'
+	hook2="copy-in $work/debian.sources /etc/apt/sources.list.d"
+	key=$( (mmdebstrap --version; echo minbase bookworm "$hook1" copy-in; cat "$work/debian.sources") \
+		| sha256sum | cut -c1-16)
+	base=$cache/debian-bookworm-minbase-$key.tar; part=$cache/partial-$key.tar
+	if [ ! -f "$base" ]; then
+		say "making the debian:bookworm stand-in with mmdebstrap (once; cached as $base)"
+		mmdebstrap --quiet --variant=minbase \
+			--customize-hook="$hook1" --customize-hook="$hook2" \
+			bookworm "$part" "$work/debian.sources" || die "mmdebstrap failed"
+		mv "$part" "$base"
+	fi
+	podman import --quiet "$base" docker.io/library/debian:bookworm >/dev/null || die "podman import failed"
+	t1=$(date +%s)
+
+	# The build stage fetches from Debian's archive with apt, hence the host network; apt's
+	# lists and downloads are kept in the cache between builds (apt still checks them).
+	mkdir -p "$cache/apt/lists" "$cache/apt/archives"
+	src=$(git remote get-url origin 2>/dev/null || true)    # the label names the real repository
+	case "$src" in https://*) ;; *) src=$(sed -n 's/^ARG SOURCE=//p' Dockerfile.scratch) ;; esac
+	buildah bud --quiet --pull=never --layers=false --timestamp 0 --network host \
+		-v "$cache/apt/lists:/var/lib/apt/lists" -v "$cache/apt/archives:/var/cache/apt/archives" \
+		--build-arg VERSION="$version" --build-arg SOURCE="${src%.git}" -f Dockerfile.scratch -t "$tag" . >/dev/null \
+		|| die "buildah bud -f Dockerfile.scratch failed"
+	buildah push --quiet "$tag" "oci:$work/oci:$version" || die "buildah push to an OCI layout failed"
+	t2=$(date +%s)
+	layer=$(skopeo inspect --raw "oci:$work/oci:$version" \
+		| sed -n 's/.*"layers":\[{[^}]*"size":\([0-9]*\).*/\1/p')
+	say "built $tag: compressed layer ${layer:-?} bytes; OCI layout $work/oci (tag $version)"
+	say "image: base $((t1 - t0)) s, build $((t2 - t1)) s"
+}
+
 cmd_clean() {
 	rm -f "$BIN"
 	rm -rf "$VENDOR/build"
@@ -283,6 +360,7 @@ build) cmd_build ;;
 vendor) cmd_vendor ;;
 test) cmd_test ;;
 demo) cmd_demo ;;
+image) cmd_image ;;
 clean) cmd_clean ;;
-*) die "unknown subcommand '$1' (build, vendor, test, demo, clean)" ;;
+*) die "unknown subcommand '$1' (build, vendor, test, demo, image, clean)" ;;
 esac

@@ -83,6 +83,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+/* credential_process: fork, exec, wait with a timeout */
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <bearssl.h>
 
 #define JSMN_STATIC
@@ -1221,14 +1226,17 @@ sig_sign(const struct sig_req *r, const struct sig_creds *c, const char *amzdate
 /* ===== 6. TLS over BearSSL and trust anchors ============================== */
 /*
  * A TLS 1.2 client over a connected socket, built from the BearSSL pieces we
- * need and no more: ECDHE key exchange (X25519, P-256, P-384), AES-GCM and
- * ChaCha20-Poly1305, RSA and ECDSA signatures, SHA-256/384/512. That is what
- * every AWS endpoint, moto and an OpenSSL/Python test server offer, and it keeps
- * the static binary small (br_ssl_client_init_full would pull in CBC, CCM,
- * 3DES, RSA key exchange and the TLS 1.0 PRF). SNI, chain verification and
+ * need and no more: ECDHE key exchange (X25519, P-256, P-384), AES-GCM (with
+ * AES-NI/PCLMUL when the CPU has them, constant-time code otherwise), RSA and
+ * ECDSA signatures, SHA-256/384/512. That is what every AWS endpoint, moto and
+ * an OpenSSL/Python test server offer, and it keeps the static binary small
+ * (br_ssl_client_init_full would pull in ChaCha20, CBC, CCM, 3DES, RSA key
+ * exchange and the TLS 1.0 PRF). SNI, chain verification and
  * host-name verification are always on; there is no switch to turn them off.
- * Host names are matched against the certificate's DNS names (BearSSL does not
- * match iPAddress names), so connect to "localhost", not "127.0.0.1".
+ * Host names are matched against the certificate's DNS names by BearSSL; a
+ * host given as an IP literal (127.0.0.1, ::1) gets no SNI and is matched
+ * against the certificate's iPAddress names by tls_spy_has_ip() after the
+ * handshake and before any request byte is sent.
  *
  * Trust: the built-in anchors below plus the certificates of a PEM bundle
  * (--ca-bundle / AWS_CA_BUNDLE; CA certificates become CA anchors, others are
@@ -1651,7 +1659,7 @@ tls_anchors_init(struct tls_anchors *a)
 
 	a->n = 0;
 	a->used = 0;
-	for (i = 0; i < sizeof(tls_builtin_anchors) / sizeof(tls_builtin_anchors[0]); i++)
+	for (i = 0; i < sizeof(tls_builtin_anchors) / sizeof(tls_builtin_anchors[0]) && i < ED_MAX_ANCHORS; i++)
 		a->ta[a->n++] = tls_builtin_anchors[i];
 	a->nbuiltin = a->n;
 }
@@ -1995,6 +2003,78 @@ tls_spy_self_signed(const struct tls_spy *s)
 	return 0;
 }
 
+/*
+ * 1 when the kept end-entity certificate lists ip (4 or 16 bytes) among its
+ * subjectAltName iPAddress entries. BearSSL matches DNS names only; this is
+ * how hosts given as IP literals (127.0.0.1, ::1) are verified.
+ */
+static int
+tls_spy_has_ip(const struct tls_spy *s, const unsigned char *ip, size_t iplen)
+{
+	static const unsigned char san_oid[] = { 0x55, 0x1d, 0x11 };   /* 2.5.29.17 */
+	const unsigned char *p = s->ee, *end = s->ee + s->ee_len, *c;
+	size_t len;
+	int tag;
+
+	if (s->ee_overflow || s->ee_len == 0)
+		return 0;
+	c = tls_der_next(p, end, &tag, &len);          /* Certificate */
+	if (c == NULL || tag != 0x30)
+		return 0;
+	c = tls_der_next(c, c + len, &tag, &len);      /* TBSCertificate */
+	if (c == NULL || tag != 0x30)
+		return 0;
+	end = c + len;
+	for (p = c; p < end; p = c + len) {            /* find [3] extensions */
+		c = tls_der_next(p, end, &tag, &len);
+		if (c == NULL)
+			return 0;
+		if (tag == 0xa3)
+			break;
+	}
+	if (p >= end)
+		return 0;
+	c = tls_der_next(c, c + len, &tag, &len);      /* SEQUENCE OF Extension */
+	if (c == NULL || tag != 0x30)
+		return 0;
+	end = c + len;
+	for (p = c; p < end; p = c + len) {
+		const unsigned char *x, *xend, *oid, *g, *gend;
+		size_t xl, ol;
+
+		c = tls_der_next(p, end, &tag, &len);      /* Extension */
+		if (c == NULL || tag != 0x30)
+			return 0;
+		x = c;
+		xend = c + len;
+		oid = tls_der_next(x, xend, &tag, &ol);
+		if (oid == NULL || tag != 0x06)
+			return 0;
+		if (ol != sizeof(san_oid) || memcmp(oid, san_oid, ol) != 0)
+			continue;
+		x = oid + ol;
+		g = tls_der_next(x, xend, &tag, &xl);
+		if (g != NULL && tag == 0x01) {            /* critical BOOLEAN */
+			x = g + xl;
+			g = tls_der_next(x, xend, &tag, &xl);
+		}
+		if (g == NULL || tag != 0x04)
+			return 0;
+		g = tls_der_next(g, g + xl, &tag, &xl);    /* GeneralNames */
+		if (g == NULL || tag != 0x30)
+			return 0;
+		for (gend = g + xl; g < gend; g += xl) {
+			g = tls_der_next(g, gend, &tag, &xl);
+			if (g == NULL)
+				return 0;
+			if (tag == 0x87 && xl == iplen && memcmp(g, ip, iplen) == 0)
+				return 1;                  /* [7] iPAddress */
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* ---- connections ---- */
 
 struct tls_conn {
@@ -2003,7 +2083,10 @@ struct tls_conn {
 	struct tls_spy spy;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	char host[256];
+	unsigned char ip[16];      /* host as an IP literal (iplen 4 or 16), else iplen 0 */
+	size_t iplen;
 	int dead;                  /* the socket failed or hung up under the engine */
+	int badcert;               /* the handshake failed on the certificate: do not retry */
 };
 
 /*
@@ -2019,8 +2102,6 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 	static const uint16_t suites[] = {
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 	};
@@ -2034,6 +2115,12 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 		return err_set(e, ED_EXIT_USAGE, "host name too long: %.80s...", host);
 	memcpy(t->host, host, strlen(host) + 1);
 	t->dead = 0;
+	t->badcert = 0;
+	t->iplen = 0;
+	if (inet_pton(AF_INET, host, t->ip) == 1)
+		t->iplen = 4;
+	else if (inet_pton(AF_INET6, host, t->ip) == 1)
+		t->iplen = 16;
 	br_ssl_client_zero(&t->sc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_x509_minimal_init(&t->xc, &br_sha256_vtable, a->ta, a->n);
@@ -2051,14 +2138,15 @@ tls_start(struct tls_conn *t, const struct tls_anchors *a, const char *host, int
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
 	/* days since 0000-01-01 (proleptic Gregorian); 719528 is 1970-01-01 */
 	br_x509_minimal_set_time(&t->xc, (uint32_t)(now / 86400 + 719528), (uint32_t)(now % 86400));
 	t->spy.vtable = &tls_spy_vtable;
 	t->spy.inner = &t->xc;
 	br_ssl_engine_set_x509(eng, &t->spy.vtable);
 	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof(t->iobuf), 1);
-	if (!br_ssl_client_reset(&t->sc, t->host, 0))
+	/* An IP literal is neither sent as SNI (RFC 6066) nor matched by BearSSL:
+	 * tls_handshake() checks the certificate's iPAddress names instead. */
+	if (!br_ssl_client_reset(&t->sc, t->iplen ? NULL : t->host, 0))
 		return err_set(e, ED_EXIT_INTERNAL, "TLS engine reset failed (%d)", br_ssl_engine_last_error(eng));
 	return 0;
 }
@@ -2123,6 +2211,8 @@ tls_fail(struct tls_conn *t, const char *doing, struct err *e)
 	int code = br_ssl_engine_last_error(&t->sc.eng);
 	const char *why = tls_reason(code);
 
+	if (code >= BR_ERR_X509_OK && code < BR_ERR_RECV_FATAL_ALERT)
+		t->badcert = 1;
 	if (code == BR_ERR_X509_NOT_TRUSTED && tls_spy_self_signed(&t->spy))
 		why = "self-signed certificate, not trusted (add it with --ca-bundle or AWS_CA_BUNDLE)";
 	if (code == BR_ERR_X509_BAD_SERVER_NAME)
@@ -2216,6 +2306,12 @@ tls_handshake(struct tls_conn *t, int fd, int timeout_ms, struct err *e)
 			return tls_fail(t, "handshake", e);
 		return err_set(e, ED_EXIT_NETWORK, "TLS handshake with %.200s failed: connection closed by the server",
 		    t->host);
+	}
+	if (rc == 0 && t->iplen && !tls_spy_has_ip(&t->spy, t->ip, t->iplen)) {
+		t->dead = 1;   /* nothing is sent on it: the caller closes it */
+		t->badcert = 1;
+		return err_set(e, ED_EXIT_NETWORK, "TLS handshake with %.200s failed: certificate is not valid for IP address %.200s",
+		    t->host, t->host);
 	}
 	return rc;
 }
@@ -3040,8 +3136,10 @@ http_sys_connect(void *ctx, const char *host, int port, int timeout_ms, struct e
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(ports, sizeof(ports), "%d", port);
 	rc = getaddrinfo(host, ports, &hints, &res);
-	if (rc != 0)
-		return err_set(e, ED_EXIT_NETWORK, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+	if (rc != 0) {
+		err_set(e, ED_EXIT_NETWORK, "cannot resolve %.200s: %s", host, gai_strerror(rc));
+		return -1;
+	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int one = 1, soerr = 0, k;
 		socklen_t sl = sizeof(soerr);
@@ -3079,7 +3177,7 @@ http_sys_connect(void *ctx, const char *host, int port, int timeout_ms, struct e
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return err_set(e, ED_EXIT_NETWORK, "cannot connect to %.200s port %d: %s", host, port,
+		err_set(e, ED_EXIT_NETWORK, "cannot connect to %.200s port %d: %s", host, port,
 		    last == ETIMEDOUT ? "timed out" : strerror(last));
 	return fd;
 }
@@ -3283,9 +3381,7 @@ http_conn_open(struct http_client *c, struct http_conn *k, const struct http_url
 	if (rc == 0)
 		rc = tls_handshake(&k->t, k->fd, c->read_timeout_ms, e);
 	if (rc != 0) {
-		int br = br_ssl_engine_last_error(&k->t.sc.eng);
-
-		if (rc != ED_EXIT_NETWORK || (br >= BR_ERR_X509_OK && br < BR_ERR_RECV_FATAL_ALERT))
+		if (rc != ED_EXIT_NETWORK || k->t.badcert)
 			c->last_retryable = 0;
 		http_conn_close(k);
 		return rc;
@@ -3353,7 +3449,7 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 	struct http_conn *k = http_conn_for(c, u);
 	struct buf b;
 	size_t i;
-	int attempt;
+	int attempt, toobig = 0;
 
 	c->last_sent = 0;
 	c->last_retryable = 0;
@@ -3383,7 +3479,7 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 		return err_set(e, ED_EXIT_USAGE, "too big: ED_MAX_HTTP_REQUEST (%d bytes)", ED_MAX_HTTP_REQUEST);
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		int fresh = 0, rc;
+		int fresh = 0, died = 0, rc;
 		struct err scratch;
 
 		if (k->fd >= 0 && (k->tls ? !tls_is_open(&k->t) : 0))
@@ -3407,18 +3503,23 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 				long n = http_conn_read(c, k, c->in, sizeof(c->in), fresh ? e : &scratch);
 
 				if (n < 0) {
-					rc = ED_EXIT_NETWORK;
+					rc = ED_EXIT_NETWORK;   /* a timeout or socket error: not a dead kept connection */
 					break;
 				}
 				if (n == 0) {
+					died = hp->fed == 0;
 					rc = http_parser_eof(hp, hp->fed || fresh ? e : &scratch);
 					if (rc == 0)
 						http_conn_close(k);
 					break;
 				}
 				rc = http_parser_feed(hp, c->in, (size_t)n, &used, e);
-				if (rc != 0)
+				if (rc != 0) {
+					/* a response over a limit will be over it again */
+					if (strncmp(e->msg, "too big", 7) == 0)
+						toobig = 1;
 					break;
+				}
 				if (http_parser_done(hp)) {
 					if (used != (size_t)n || hp->r.close)
 						http_conn_close(k);
@@ -3433,10 +3534,11 @@ http_do(struct http_client *c, const struct http_url *u, const struct http_req *
 			err_set(fresh ? e : &scratch, ED_EXIT_NETWORK, "connection to %.200s closed while sending the request",
 			    u->host);
 			rc = ED_EXIT_NETWORK;
+			died = 1;
 		}
 		http_conn_close(k);
-		c->last_retryable = rc == ED_EXIT_NETWORK;
-		if (fresh || hp->fed != 0 || !rq->idempotent || attempt == 1) {
+		c->last_retryable = rc == ED_EXIT_NETWORK && !toobig;
+		if (fresh || !died || !rq->idempotent || attempt == 1) {
 			if (scratch.code)
 				err_set(e, scratch.code, "%s", scratch.msg);
 			return rc;
@@ -4427,8 +4529,1606 @@ jw_raw(struct jw *w, struct sv json)
 
 /* ===== 9. Credentials ===================================================== */
 /*
- * (Built by the credentials issue.) The AWS credential chain of §7.1.
+ * The parts of the AWS credential chain (§7.1) and of the region lookup
+ * (§7.2) that need no signed AWS call: the command line, the environment, the
+ * shared config and credentials files, credential_process, ECS container
+ * credentials and EC2 instance metadata (IMDSv2). The STS sources (web
+ * identity, role_arn profiles, -a) and the resolver that walks the whole chain
+ * sit at the end of section 10, after aws_query(), which carries their calls
+ * (bound into struct cred_io's sts seam by aws_session_open()).
+ *
+ * Each source is one small function, cred_from_<source>(), returning 0 with
+ * *out filled, CRED_NONE when the source is not configured (the chain moves
+ * on; a short note of why goes to the "looked at" list for the final error),
+ * or an ED_EXIT_* code via err_set when it is configured but broken: partial
+ * keys, an unreadable file, a failed process, a refused metadata request. A
+ * configured source that fails stops the chain, as the AWS SDKs do.
+ *
+ * The outside world beyond struct world (file contents, running a process,
+ * one plain HTTP request, one STS call) goes through struct cred_io so tests
+ * can fake it. cred_fresh() is what the AWS layer calls before signing.
+ *
+ * Also here: the shared-file INI reader, the shell-like word splitter for
+ * credential_process (there is no shell in a FROM-scratch image), a bounded
+ * XML field reader for STS answers, and an ISO 8601 timestamp reader.
+ *
+ * Secrets (§8): no message written here contains a key, token or process
+ * output; messages name the source, the variable, the file and the profile.
+ *
+ * Limits: ED_MAX_CRED_FILE, ED_MAX_CRED_TOKEN, ED_MAX_WEB_TOKEN,
+ * ED_MAX_PROC_OUTPUT, ED_MAX_PROC_ARGS, ED_MAX_META_BODY, ED_MAX_ROLE_CHAIN.
  */
+
+#ifndef ED_MAX_CRED_FILE
+#define ED_MAX_CRED_FILE 65536       /* bytes of a shared config or credentials file */
+#endif
+#ifndef ED_MAX_CRED_TOKEN
+#define ED_MAX_CRED_TOKEN 4096       /* bytes of a session token */
+#endif
+#ifndef ED_MAX_WEB_TOKEN
+#define ED_MAX_WEB_TOKEN 16384       /* bytes of a web identity or container token file */
+#endif
+#ifndef ED_MAX_PROC_OUTPUT
+#define ED_MAX_PROC_OUTPUT 16384     /* bytes credential_process may print */
+#endif
+#ifndef ED_MAX_PROC_ARGS
+#define ED_MAX_PROC_ARGS 32          /* words of a credential_process command line */
+#endif
+#ifndef ED_MAX_META_BODY
+#define ED_MAX_META_BODY 16384       /* bytes of a container or IMDS answer */
+#endif
+#ifndef ED_MAX_ROLE_CHAIN
+#define ED_MAX_ROLE_CHAIN 5          /* profiles in one role_arn/source_profile chain */
+#endif
+#ifndef ED_CRED_PROC_TIMEOUT_MS
+#define ED_CRED_PROC_TIMEOUT_MS 60000
+#endif
+#ifndef ED_CRED_META_TIMEOUT_MS
+#define ED_CRED_META_TIMEOUT_MS 2000 /* per container/IMDS request */
+#endif
+#define CRED_REFRESH_AHEAD_S 300     /* re-resolve temporary credentials this early */
+#define CRED_NONE (-1)               /* a source that is not configured */
+
+struct cred {
+	char akid[128];
+	char secret[128];
+	char token[ED_MAX_CRED_TOKEN]; /* "" for long-term keys */
+	int64_t expires;               /* epoch seconds; 0: does not expire */
+	char source[256];              /* where they came from; never a secret */
+};
+
+/* One plain HTTP request for the metadata sources. */
+struct cred_http {
+	const char *method;            /* "GET" or "PUT" */
+	const char *url;               /* absolute http:// or https:// URL */
+	const char *hname[2];
+	const char *hval[2];
+	int nhdr;
+	int timeout_ms;
+};
+
+/*
+ * The seams of this layer. read_file: the whole file into out (bounded by
+ * out's capacity; overflow flagged there); 0, or -1 with *errnum (ENOENT when
+ * it does not exist). run: argv[0] found on PATH and executed without a shell,
+ * stdin /dev/null, stderr inherited, stdout into out; 0 with *status (exit
+ * code, 128+signal when killed), -1 could not start (*errnum), -2 timed out,
+ * -3 printed more than out holds (the child is killed in both cases). http:
+ * 0 with *status and the body in out, or ED_EXIT_NETWORK via e (never mention
+ * header values in e).
+ */
+struct cred_io {
+	void *ctx;
+	int (*read_file)(void *ctx, const char *path, struct buf *out, int *errnum);
+	int (*run)(void *ctx, char *const argv[], struct buf *out, int timeout_ms,
+	    int *status, int *errnum);
+	int (*http)(void *ctx, const struct cred_http *rq, struct buf *out, int *status,
+	    struct err *e);
+	/*
+	 * One STS query-protocol call: form POSTed to endpoint, signed for
+	 * service "sts" in region with signer (NULL: unsigned); 0 with *status and
+	 * the XML body in out, or ED_EXIT_* via e. The product binds aws_query()
+	 * of section 10 here; tests bind a script of answers.
+	 */
+	int (*sts)(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+	    struct sv form, struct buf *out, int *status, struct err *e);
+	void *sts_ctx;
+};
+
+/* What the command line says about credentials and region. */
+struct cred_opts {
+	const char *access_key, *secret_key;  /* -k, -s */
+	const char *profile;                  /* -p */
+	const char *region;                   /* -r */
+	const char *assume_role;              /* -a */
+	int instance_only;                    /* --aws-instance-profile */
+};
+
+/*
+ * The resolver's state for one run. The caller owns it (it is large: keep it
+ * static or on the heap); cred_init() cannot fail. Views into cfg/crd stay
+ * valid for the run.
+ */
+struct cred_ctx {
+	struct world *w;
+	struct cred_io *io;
+	struct cred_opts opt;
+	char cfg_mem[ED_MAX_CRED_FILE], crd_mem[ED_MAX_CRED_FILE];
+	struct sv cfg, crd;                   /* file contents ("" when absent) */
+	char cfg_path[1024], crd_path[1024];
+	int files_loaded;
+	char profile[128];                    /* effective profile name */
+	int profile_explicit;                 /* named by -p or AWS_PROFILE */
+	char region[64];
+	char region_source[160];
+	char looked[1024];                    /* "looked at" notes for the final error */
+	struct buf lookedb;
+	struct cred cur;                      /* the credentials in use */
+	int have;
+	/* Set by the resolver (section 10) so cred_fresh() can re-resolve. */
+	int (*refresh)(struct cred_ctx *c, struct err *e);
+	int64_t resolved_at;                  /* wall clock of the last resolution */
+};
+
+static struct sv
+cred_trim(struct sv s)
+{
+	while (s.n && (s.p[0] == ' ' || s.p[0] == '\t' || s.p[0] == '\r' || s.p[0] == '\n'))
+		s = sv_sub(s, 1, s.n);
+	while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' || s.p[s.n - 1] == '\r' ||
+	    s.p[s.n - 1] == '\n'))
+		s.n--;
+	return s;
+}
+
+static int
+cred_ieq(struct sv a, const char *z)
+{
+	size_t i, n = strlen(z);
+
+	if (a.n != n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (tolower((unsigned char)a.p[i]) != tolower((unsigned char)z[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* Copies s into a fixed array of cap bytes; -1 when it does not fit. */
+static int
+cred_copy(char *dst, size_t cap, struct sv s)
+{
+	if (s.n >= cap)
+		return -1;
+	if (s.n)
+		memcpy(dst, s.p, s.n);
+	dst[s.n] = '\0';
+	return 0;
+}
+
+static void
+cred_note(struct cred_ctx *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (c->lookedb.len)
+		buf_putz(&c->lookedb, "; ");
+	buf_putz(&c->lookedb, line);
+}
+
+static const char *
+cred_env(struct cred_ctx *c, const char *name)
+{
+	const char *v = w_getenv(c->w, name);
+
+	return v && v[0] ? v : NULL;
+}
+
+/* Forgets secret bytes; the compiler may not drop the stores. */
+static void
+cred_wipe(struct cred *k)
+{
+	volatile unsigned char *p = (volatile unsigned char *)k;
+	size_t i;
+
+	for (i = 0; i < sizeof(*k); i++)
+		p[i] = 0;
+}
+
+/*
+ * Fills *out from views. Fails (exit 20) when a part is empty or does not fit;
+ * the message names `source`, never the values.
+ */
+static int
+cred_set(struct cred *out, struct sv akid, struct sv secret, struct sv token,
+    int64_t expires, const char *source, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->source, sizeof(out->source), "%s", source);
+	if (akid.n == 0 || secret.n == 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: access key id or secret access key is empty",
+		    source);
+	if (cred_copy(out->akid, sizeof(out->akid), akid) != 0 ||
+	    cred_copy(out->secret, sizeof(out->secret), secret) != 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: access key too long", source);
+	if (cred_copy(out->token, sizeof(out->token), token) != 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: session token too big: ED_MAX_CRED_TOKEN", source);
+	out->expires = expires;
+	return 0;
+}
+
+/* "AKIA****WXYZ": enough to tell keys apart, never the whole id. */
+static void
+cred_mask(const char *akid, char out[16])
+{
+	size_t n = strlen(akid);
+
+	if (n < 12) {
+		snprintf(out, 16, "****");
+		return;
+	}
+	snprintf(out, 16, "%.4s****%s", akid, akid + n - 4);
+}
+
+/* ---- ISO 8601 timestamps --------------------------------------------------- */
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+cred_days(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+cred_digits(struct sv s, size_t at, size_t n, int *out)
+{
+	size_t i;
+	int v = 0;
+
+	if (at + n > s.n)
+		return -1;
+	for (i = at; i < at + n; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return -1;
+		v = v * 10 + (s.p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Reads "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM|+HHMM)" into epoch seconds
+ * (fractions dropped). Returns 0 or -1.
+ */
+static int
+cred_iso8601(struct sv s, int64_t *out)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0;
+	size_t i = 19;
+	int64_t t;
+
+	s = cred_trim(s);
+	if (cred_digits(s, 0, 4, &y) || s.n < 20 || s.p[4] != '-' || cred_digits(s, 5, 2, &mo) ||
+	    s.p[7] != '-' || cred_digits(s, 8, 2, &d) || (s.p[10] != 'T' && s.p[10] != 't' &&
+	    s.p[10] != ' ') || cred_digits(s, 11, 2, &h) || s.p[13] != ':' ||
+	    cred_digits(s, 14, 2, &mi) || s.p[16] != ':' || cred_digits(s, 17, 2, &sec))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (s.p[i] == '.') {
+		i++;
+		while (i < s.n && s.p[i] >= '0' && s.p[i] <= '9')
+			i++;
+	}
+	if (i < s.n && (s.p[i] == 'Z' || s.p[i] == 'z')) {
+		i++;
+	} else if (i < s.n && (s.p[i] == '+' || s.p[i] == '-')) {
+		int sign = s.p[i] == '-' ? -1 : 1;
+
+		if (cred_digits(s, i + 1, 2, &oh))
+			return -1;
+		i += 3;
+		if (i < s.n && s.p[i] == ':')
+			i++;
+		if (cred_digits(s, i, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		i += 2;
+		oh *= sign;
+		om *= sign;
+	} else {
+		return -1;
+	}
+	if (i != s.n)
+		return -1;
+	t = cred_days(y, mo, d) * 86400 + (int64_t)h * 3600 + mi * 60 + sec;
+	*out = t - (int64_t)oh * 3600 - (int64_t)om * 60;
+	return 0;
+}
+
+/* ---- the shared config and credentials files -------------------------------- */
+
+/*
+ * Whether an INI section header (the text between the brackets) names
+ * profile `name`. In the config file that is "profile NAME" (any blanks,
+ * optional double quotes) or "default" for the default profile; in the
+ * credentials file it is "NAME".
+ */
+static int
+cred_ini_section_is(struct sv hdr, int config, struct sv name)
+{
+	hdr = cred_trim(hdr);
+	if (!config)
+		return sv_eq(hdr, name);
+	if (sv_eqz(name, "default") && sv_eqz(hdr, "default"))
+		return 1;
+	if (!sv_starts(hdr, "profile") || hdr.n < 9 || (hdr.p[7] != ' ' && hdr.p[7] != '\t'))
+		return 0;
+	hdr = cred_trim(sv_sub(hdr, 8, hdr.n));
+	if (hdr.n >= 2 && hdr.p[0] == '"' && hdr.p[hdr.n - 1] == '"')
+		hdr = sv_sub(hdr, 1, hdr.n - 1);
+	return sv_eq(hdr, name);
+}
+
+/*
+ * Finds `key` (case-insensitive, as Python's configparser folds it) in the
+ * section for profile `name` of an INI text in the AWS shared-file dialect:
+ * "key = value" or "key: value", "#" and ";" comment lines, indented lines
+ * continue the previous value (nested settings like "s3 =" are skipped), the
+ * last occurrence wins. Returns 1 with *val a trimmed view into text, or 0.
+ */
+static int
+cred_ini_get(struct sv text, int config, struct sv name, const char *key, struct sv *val)
+{
+	struct sv rest = text;
+	int in = 0, found = 0;
+	long key_indent = -1;
+
+	while (rest.n) {
+		long nl = sv_chr(rest, '\n');
+		struct sv line = nl < 0 ? rest : sv_sub(rest, 0, (size_t)nl);
+		struct sv t;
+		long indent = 0, eq, colon;
+
+		rest = nl < 0 ? sv_make(rest.p + rest.n, 0) : sv_sub(rest, (size_t)nl + 1, rest.n);
+		while ((size_t)indent < line.n && (line.p[indent] == ' ' || line.p[indent] == '\t'))
+			indent++;
+		t = cred_trim(line);
+		if (t.n == 0 || t.p[0] == '#' || t.p[0] == ';')
+			continue;
+		if (key_indent >= 0 && indent > key_indent)
+			continue; /* continuation of the previous value */
+		if (t.p[0] == '[') {
+			in = t.p[t.n - 1] == ']' && cred_ini_section_is(sv_sub(t, 1, t.n - 1), config, name);
+			key_indent = -1;
+			continue;
+		}
+		eq = sv_chr(t, '=');
+		colon = sv_chr(t, ':');
+		if (eq < 0 || (colon >= 0 && colon < eq))
+			eq = colon;
+		if (eq <= 0) {
+			key_indent = -1;
+			continue;
+		}
+		key_indent = indent;
+		if (in && cred_ieq(cred_trim(sv_sub(t, 0, (size_t)eq)), key)) {
+			*val = cred_trim(sv_sub(t, (size_t)eq + 1, t.n));
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* Whether the INI text has a section for profile `name`. */
+static int
+cred_ini_has(struct sv text, int config, struct sv name)
+{
+	struct sv rest = text;
+
+	while (rest.n) {
+		long nl = sv_chr(rest, '\n');
+		struct sv t = cred_trim(nl < 0 ? rest : sv_sub(rest, 0, (size_t)nl));
+
+		rest = nl < 0 ? sv_make(rest.p + rest.n, 0) : sv_sub(rest, (size_t)nl + 1, rest.n);
+		if (t.n >= 2 && t.p[0] == '[' && t.p[t.n - 1] == ']' &&
+		    cred_ini_section_is(sv_sub(t, 1, t.n - 1), config, name))
+			return 1;
+	}
+	return 0;
+}
+
+/* A profile's setting: the credentials file's [name] first, then the config file's. */
+static int
+cred_prof_get(struct cred_ctx *c, struct sv name, const char *key, struct sv *val)
+{
+	if (cred_ini_get(c->crd, 0, name, key, val) && val->n)
+		return 1;
+	return cred_ini_get(c->cfg, 1, name, key, val) && val->n;
+}
+
+static int
+cred_prof_exists(struct cred_ctx *c, struct sv name)
+{
+	return cred_ini_has(c->crd, 0, name) || cred_ini_has(c->cfg, 1, name);
+}
+
+/* Reads one shared file into mem; absent is fine (empty). */
+static int
+cred_load_one(struct cred_ctx *c, const char *path, char *mem, struct sv *out, struct err *e)
+{
+	struct buf b;
+	int errnum = 0;
+
+	*out = sv_make(mem, 0);
+	if (path[0] == '\0')
+		return 0;
+	buf_init(&b, mem, ED_MAX_CRED_FILE);
+	if (c->io->read_file(c->io->ctx, path, &b, &errnum) != 0) {
+		if (errnum == ENOENT || errnum == ENOTDIR)
+			return 0;
+		return err_set(e, ED_EXIT_AUTH, "cannot read %s: %s", path, strerror(errnum));
+	}
+	if (b.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: too big: ED_MAX_CRED_FILE (%d bytes)", path,
+		    ED_MAX_CRED_FILE);
+	*out = sv_make(mem, b.len);
+	return 0;
+}
+
+/*
+ * Loads AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/config
+ * and ~/.aws/credentials through HOME) once, and settles the profile name:
+ * -p, else AWS_PROFILE, else "default".
+ */
+static int
+cred_load_files(struct cred_ctx *c, struct err *e)
+{
+	const char *home = cred_env(c, "HOME");
+	const char *cf = cred_env(c, "AWS_CONFIG_FILE");
+	const char *kf = cred_env(c, "AWS_SHARED_CREDENTIALS_FILE");
+	const char *p;
+	int rc;
+
+	if (c->files_loaded)
+		return 0;
+	c->files_loaded = 1;
+	p = c->opt.profile && c->opt.profile[0] ? c->opt.profile : cred_env(c, "AWS_PROFILE");
+	c->profile_explicit = p != NULL;
+	if (cred_copy(c->profile, sizeof(c->profile), sv_z(p ? p : "default")) != 0)
+		return err_set(e, ED_EXIT_USAGE, "profile name too long");
+	c->cfg_path[0] = c->crd_path[0] = '\0';
+	if (cf || home)
+		snprintf(c->cfg_path, sizeof(c->cfg_path), "%s%s", cf ? cf : home, cf ? "" : "/.aws/config");
+	if (kf || home)
+		snprintf(c->crd_path, sizeof(c->crd_path), "%s%s", kf ? kf : home,
+		    kf ? "" : "/.aws/credentials");
+	rc = cred_load_one(c, c->cfg_path, c->cfg_mem, &c->cfg, e);
+	if (rc == 0)
+		rc = cred_load_one(c, c->crd_path, c->crd_mem, &c->crd, e);
+	return rc;
+}
+
+/* ---- shell-like words for credential_process ----------------------------- */
+
+/*
+ * Splits a command line into words the way POSIX shlex does: blanks separate
+ * words, '...' is literal, "..." is literal except \" and \\, a backslash
+ * outside quotes takes the next byte literally. No expansion of any kind.
+ * Words go NUL-terminated into mem (cap bytes); argv gets pointers to them
+ * and a final NULL. Returns the word count, -1 for an unterminated quote or
+ * a trailing backslash, -2 when the words do not fit (cap or cap_argv).
+ */
+static int
+cred_split(struct sv line, char *mem, size_t cap, char **argv, int cap_argv)
+{
+	size_t i = 0, o = 0;
+	int argc = 0, inword = 0;
+
+#define CRED_PUT(ch) do { if (o + 1 >= cap) return -2; mem[o++] = (ch); } while (0)
+	while (i < line.n) {
+		char ch = line.p[i];
+
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+			if (inword)
+				CRED_PUT('\0');
+			inword = 0;
+			i++;
+			continue;
+		}
+		if (!inword) {
+			if (argc + 1 >= cap_argv)
+				return -2;
+			argv[argc++] = mem + o;
+			inword = 1;
+		}
+		if (ch == '\'') {
+			for (i++; i < line.n && line.p[i] != '\''; i++)
+				CRED_PUT(line.p[i]);
+			if (i == line.n)
+				return -1;
+			i++;
+		} else if (ch == '"') {
+			for (i++; i < line.n && line.p[i] != '"'; i++) {
+				if (line.p[i] == '\\' && i + 1 < line.n &&
+				    (line.p[i + 1] == '"' || line.p[i + 1] == '\\'))
+					i++;
+				CRED_PUT(line.p[i]);
+			}
+			if (i == line.n)
+				return -1;
+			i++;
+		} else if (ch == '\\') {
+			if (i + 1 == line.n)
+				return -1;
+			CRED_PUT(line.p[i + 1]);
+			i += 2;
+		} else {
+			CRED_PUT(ch);
+			i++;
+		}
+	}
+	if (inword)
+		CRED_PUT('\0');
+#undef CRED_PUT
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* ---- a bounded XML field reader (STS answers) -------------------------------- */
+
+/* Appends code point cp as UTF-8; -1 for a code point XML does not allow. */
+static int
+cred_utf8_put(struct buf *b, unsigned long cp)
+{
+	char u[4];
+
+	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return -1;
+	if (cp < 0x80) {
+		buf_putc(b, (char)cp);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xC0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3F));
+		buf_put(b, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xE0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (char)(0x80 | (cp & 0x3F));
+		buf_put(b, u, 3);
+	} else {
+		u[0] = (char)(0xF0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[3] = (char)(0x80 | (cp & 0x3F));
+		buf_put(b, u, 4);
+	}
+	return 0;
+}
+
+/* Decodes one entity body (between '&' and ';'). */
+static int
+cred_xml_entity(struct sv ent, struct buf *out)
+{
+	unsigned long cp = 0;
+	size_t i;
+	int hex;
+
+	if (sv_eqz(ent, "lt"))
+		buf_putc(out, '<');
+	else if (sv_eqz(ent, "gt"))
+		buf_putc(out, '>');
+	else if (sv_eqz(ent, "amp"))
+		buf_putc(out, '&');
+	else if (sv_eqz(ent, "quot"))
+		buf_putc(out, '"');
+	else if (sv_eqz(ent, "apos"))
+		buf_putc(out, '\'');
+	else if (ent.n >= 2 && ent.p[0] == '#') {
+		hex = ent.p[1] == 'x' || ent.p[1] == 'X';
+		if ((size_t)(1 + hex) >= ent.n || ent.n > 10)
+			return -1;
+		for (i = 1 + (size_t)hex; i < ent.n; i++) {
+			char ch = ent.p[i];
+			int d;
+
+			if (ch >= '0' && ch <= '9')
+				d = ch - '0';
+			else if (hex && ch >= 'a' && ch <= 'f')
+				d = ch - 'a' + 10;
+			else if (hex && ch >= 'A' && ch <= 'F')
+				d = ch - 'A' + 10;
+			else
+				return -1;
+			cp = cp * (hex ? 16 : 10) + (unsigned long)d;
+			if (cp > 0x10FFFF)
+				return -1;
+		}
+		return cred_utf8_put(out, cp);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The content of the first element named `name` inside region: sets *inner to
+ * the bytes between its start and end tags. Returns 0, or -1 when absent or
+ * unterminated. Attributes are skipped; "<name/>" is empty.
+ */
+static int
+cred_xml_elem(struct sv region, struct sv name, struct sv *inner)
+{
+	size_t i = 0;
+
+	while (i < region.n) {
+		const char *lt = memchr(region.p + i, '<', region.n - i);
+		size_t at, j;
+
+		if (lt == NULL)
+			return -1;
+		at = (size_t)(lt - region.p);
+		i = at + 1;
+		if (region.n - i < name.n + 1 || memcmp(region.p + i, name.p, name.n) != 0)
+			continue;
+		j = i + name.n;
+		if (region.p[j] != '>' && region.p[j] != '/' && region.p[j] != ' ' &&
+		    region.p[j] != '\t' && region.p[j] != '\r' && region.p[j] != '\n')
+			continue;
+		while (j < region.n && region.p[j] != '>')
+			j++;
+		if (j == region.n)
+			return -1;
+		if (region.p[j - 1] == '/') {
+			*inner = sv_make(region.p + j + 1, 0);
+			return 0;
+		}
+		j++;
+		/* Find "</name" followed by optional blanks and '>'. */
+		for (i = j; i + 2 + name.n <= region.n; i++) {
+			size_t k;
+
+			if (region.p[i] != '<' || region.p[i + 1] != '/' ||
+			    memcmp(region.p + i + 2, name.p, name.n) != 0)
+				continue;
+			k = i + 2 + name.n;
+			while (k < region.n && (region.p[k] == ' ' || region.p[k] == '\t' ||
+			    region.p[k] == '\r' || region.p[k] == '\n'))
+				k++;
+			if (k < region.n && region.p[k] == '>') {
+				*inner = sv_make(region.p + j, i - j);
+				return 0;
+			}
+		}
+		return -1;
+	}
+	return -1;
+}
+
+/*
+ * Finds the element at `path` ("A/B/C": the first C inside the first B inside
+ * the first A) in doc and appends its text, with the five predefined entities,
+ * numeric character references and CDATA sections decoded, to out. This is
+ * not an XML parser: it reads the fields of small, well-known answers (STS)
+ * and nothing else. Returns 0; -1 when the element is absent; -2 when its
+ * text is malformed (a child element, a bad entity) or does not fit out.
+ */
+static int
+cred_xml_get(struct sv doc, const char *path, struct buf *out)
+{
+	struct sv region = doc, name;
+	const char *p = path;
+	size_t i;
+
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		name = sv_make(p, n);
+		if (cred_xml_elem(region, name, &region) != 0)
+			return -1;
+		p += n + (slash ? 1 : 0);
+	}
+	for (i = 0; i < region.n; i++) {
+		char ch = region.p[i];
+
+		if (ch == '&') {
+			const char *semi = memchr(region.p + i, ';', region.n - i);
+
+			if (semi == NULL || cred_xml_entity(sv_make(region.p + i + 1,
+			    (size_t)(semi - region.p) - i - 1), out) != 0)
+				return -2;
+			i = (size_t)(semi - region.p);
+		} else if (ch == '<') {
+			struct sv rest = sv_sub(region, i, region.n);
+			size_t k;
+
+			if (!sv_starts(rest, "<![CDATA["))
+				return -2;
+			for (k = 9; k + 3 <= rest.n && memcmp(rest.p + k, "]]>", 3) != 0; k++)
+				;
+			if (k + 3 > rest.n)
+				return -2;
+			buf_put(out, rest.p + 9, k - 9);
+			i += k + 2;
+		} else {
+			buf_putc(out, ch);
+		}
+	}
+	return out->overflow ? -2 : 0;
+}
+
+/* ---- credential JSON (credential_process, container, IMDS) ---------------- */
+
+/*
+ * Reads {"AccessKeyId","SecretAccessKey",<token_key>,"Expiration"} from a
+ * JSON answer into *out. version1: the credential_process format, which
+ * must say "Version": 1. A "Code" member other than "Success" (IMDS) is a
+ * failure. Messages name `source` and never echo the body.
+ */
+static int
+cred_parse_json(struct sv body, const char *token_key, int version1, const char *source,
+    struct cred *out, struct err *e)
+{
+	jsmntok_t tok[64];
+	struct json_doc d;
+	struct err je;
+	char akid[128], sec[128], exp[64];
+	static char token[ED_MAX_CRED_TOKEN];
+	struct buf ab, sb, tb, xb;
+	int t;
+	long ver;
+	int64_t expires = 0;
+
+	err_clear(&je);
+	if (json_parse(&d, body.p, body.n, tok, 64, &je) != 0 || d.ntok < 1 ||
+	    tok[0].type != JSMN_OBJECT)
+		return err_set(e, ED_EXIT_AUTH, "%s: the answer is not a JSON object", source);
+	if (version1) {
+		t = json_get(&d, 0, "Version");
+		if (t < 0 || json_long(&d, t, &ver) != 0 || ver != 1)
+			return err_set(e, ED_EXIT_AUTH, "%s: the output lacks \"Version\": 1", source);
+	}
+	t = json_get(&d, 0, "Code");
+	if (t >= 0 && !json_eq(&d, t, "Success"))
+		return err_set(e, ED_EXIT_AUTH, "%s: the answer's Code is not Success", source);
+	buf_init(&ab, akid, sizeof(akid));
+	buf_init(&sb, sec, sizeof(sec));
+	buf_init(&tb, token, sizeof(token));
+	buf_init(&xb, exp, sizeof(exp));
+	t = json_get(&d, 0, "AccessKeyId");
+	if (t < 0 || json_str(&d, t, &ab) != 0 || ab.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: no AccessKeyId in the answer", source);
+	t = json_get(&d, 0, "SecretAccessKey");
+	if (t < 0 || json_str(&d, t, &sb) != 0 || sb.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: no SecretAccessKey in the answer", source);
+	t = json_get(&d, 0, token_key);
+	if (t >= 0 && (json_str(&d, t, &tb) != 0 || tb.overflow))
+		return err_set(e, ED_EXIT_AUTH, "%s: bad %s: too big: ED_MAX_CRED_TOKEN", source,
+		    token_key);
+	t = json_get(&d, 0, "Expiration");
+	if (t >= 0 && (json_str(&d, t, &xb) != 0 || cred_iso8601(sv_make(exp, xb.len), &expires)))
+		return err_set(e, ED_EXIT_AUTH, "%s: Expiration is not an ISO 8601 time", source);
+	t = cred_set(out, sv_make(akid, ab.len), sv_make(sec, sb.len), sv_make(token, tb.len),
+	    expires, source, e);
+	memset(sec, 0, sizeof(sec));
+	memset(token, 0, tb.len);
+	return t;
+}
+
+/* ---- the sources without STS ------------------------------------------------ */
+
+/* -k / -s (+ AWS_SESSION_TOKEN). */
+static int
+cred_from_args(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	const char *k = c->opt.access_key, *s = c->opt.secret_key;
+
+	if (!k && !s)
+		return CRED_NONE;
+	if (!k || !s || !k[0] || !s[0])
+		return err_set(e, ED_EXIT_USAGE, "-k/--aws-access-key and -s/--aws-secret-key "
+		    "go together: give both or neither");
+	return cred_set(out, sv_z(k), sv_z(s), sv_z(cred_env(c, "AWS_SESSION_TOKEN")), 0,
+	    "command line (-k/-s)", e);
+}
+
+/* AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
+static int
+cred_from_env(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	const char *k = cred_env(c, "AWS_ACCESS_KEY_ID");
+	const char *s = cred_env(c, "AWS_SECRET_ACCESS_KEY");
+	const char *t = cred_env(c, "AWS_SESSION_TOKEN");
+	const char *x = cred_env(c, "AWS_CREDENTIAL_EXPIRATION");
+	int64_t expires = 0;
+
+	if (!t)
+		t = cred_env(c, "AWS_SECURITY_TOKEN");
+	if (!k && !s) {
+		cred_note(c, "environment: AWS_ACCESS_KEY_ID unset");
+		return CRED_NONE;
+	}
+	if (!k || !s)
+		return err_set(e, ED_EXIT_AUTH, "environment: %s is set but %s is not",
+		    k ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+		    k ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+	if (x && cred_iso8601(sv_z(x), &expires) != 0)
+		return err_set(e, ED_EXIT_AUTH, "environment: AWS_CREDENTIAL_EXPIRATION is not an "
+		    "ISO 8601 time");
+	return cred_set(out, sv_z(k), sv_z(s), sv_z(t), expires,
+	    "environment (AWS_ACCESS_KEY_ID)", e);
+}
+
+/* Static keys in a profile: aws_access_key_id + aws_secret_access_key (+ aws_session_token). */
+static int
+cred_from_profile_keys(struct cred_ctx *c, struct sv prof, struct cred *out, struct err *e)
+{
+	struct sv k, s, t = sv_make("", 0);
+	int hk = cred_prof_get(c, prof, "aws_access_key_id", &k);
+	int hs = cred_prof_get(c, prof, "aws_secret_access_key", &s);
+	char src[256];
+
+	if (!hk && !hs)
+		return CRED_NONE;
+	if (!hk || !hs)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: aws_access_key_id and "
+		    "aws_secret_access_key go together; one is missing", (int)prof.n, prof.p);
+	if (!cred_prof_get(c, prof, "aws_session_token", &t))
+		cred_prof_get(c, prof, "aws_security_token", &t);
+	snprintf(src, sizeof(src), "profile %.*s (%s)", (int)prof.n, prof.p,
+	    cred_ini_get(c->crd, 0, prof, "aws_access_key_id", &k) ? "credentials file" : "config file");
+	cred_prof_get(c, prof, "aws_access_key_id", &k);
+	return cred_set(out, k, s, t, 0, src, e);
+}
+
+/*
+ * credential_process of a profile: split the command line, run it without a
+ * shell, read its JSON (Version 1). Its stderr reaches our stderr as is.
+ */
+static int
+cred_from_process(struct cred_ctx *c, struct sv prof, struct sv cmd, struct cred *out,
+    struct err *e)
+{
+	static char words[2048], output[ED_MAX_PROC_OUTPUT];
+	char *argv[ED_MAX_PROC_ARGS + 1];
+	char src[256];
+	struct buf ob;
+	int argc, rc, status = 0, errnum = 0;
+
+	snprintf(src, sizeof(src), "credential_process (profile %.*s)", (int)prof.n, prof.p);
+	argc = cred_split(cmd, words, sizeof(words), argv, ED_MAX_PROC_ARGS + 1);
+	if (argc == -1)
+		return err_set(e, ED_EXIT_AUTH, "%s: unterminated quote in the command line", src);
+	if (argc < 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: command line too long: ED_MAX_PROC_ARGS", src);
+	if (argc == 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: empty command line", src);
+	buf_init(&ob, output, sizeof(output));
+	rc = c->io->run(c->io->ctx, argv, &ob, ED_CRED_PROC_TIMEOUT_MS, &status, &errnum);
+	if (rc == -1)
+		rc = err_set(e, ED_EXIT_AUTH, "%s: cannot run %s: %s", src, argv[0], strerror(errnum));
+	else if (rc == -2)
+		rc = err_set(e, ED_EXIT_AUTH, "%s: %s took longer than %d s and was stopped", src,
+		    argv[0], ED_CRED_PROC_TIMEOUT_MS / 1000);
+	else if (rc == -3 || ob.overflow)
+		rc = err_set(e, ED_EXIT_AUTH, "%s: output too big: ED_MAX_PROC_OUTPUT (%d bytes)", src,
+		    ED_MAX_PROC_OUTPUT);
+	else if (status != 0)
+		rc = err_set(e, ED_EXIT_AUTH, "%s: %s exited with status %d", src, argv[0], status);
+	else
+		rc = cred_parse_json(sv_make(output, ob.len), "SessionToken", 1, src, out, e);
+	memset(output, 0, sizeof(output));
+	return rc;
+}
+
+/* Reads a token file (web identity, container authorization), trimmed. */
+static int
+cred_token_file(struct cred_ctx *c, const char *what, const char *path, char *mem, size_t cap,
+    struct sv *tok, struct err *e)
+{
+	struct buf b;
+	int errnum = 0;
+
+	buf_init(&b, mem, cap);
+	if (c->io->read_file(c->io->ctx, path, &b, &errnum) != 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: cannot read %s: %s", what, path, strerror(errnum));
+	if (b.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: %s too big: ED_MAX_WEB_TOKEN", what, path);
+	*tok = cred_trim(sv_make(mem, b.len));
+	if (tok->n == 0)
+		return err_set(e, ED_EXIT_AUTH, "%s: %s is empty", what, path);
+	return 0;
+}
+
+/* Host part of an absolute URL ("[::1]" keeps its brackets); scheme in *https. */
+static int
+cred_url_host(const char *url, struct sv *host, int *https)
+{
+	struct sv u = sv_z(url), rest;
+	size_t i;
+
+	if (sv_starts(u, "http://")) {
+		*https = 0;
+		rest = sv_sub(u, 7, u.n);
+	} else if (sv_starts(u, "https://")) {
+		*https = 1;
+		rest = sv_sub(u, 8, u.n);
+	} else {
+		return -1;
+	}
+	if (rest.n && rest.p[0] == '[') {
+		long rb = sv_chr(rest, ']');
+
+		if (rb < 0)
+			return -1;
+		*host = sv_sub(rest, 0, (size_t)rb + 1);
+		return 0;
+	}
+	for (i = 0; i < rest.n && rest.p[i] != ':' && rest.p[i] != '/' && rest.p[i] != '?'; i++)
+		;
+	*host = sv_sub(rest, 0, i);
+	return host->n ? 0 : -1;
+}
+
+/* 127.0.0.0/8 in dotted-quad form. */
+static int
+cred_is_loopback4(struct sv h)
+{
+	int parts = 0;
+	size_t i = 0;
+
+	if (!sv_starts(h, "127."))
+		return 0;
+	while (i < h.n) {
+		size_t st = i;
+		long v;
+
+		while (i < h.n && h.p[i] != '.')
+			i++;
+		if (sv_to_long(sv_sub(h, st, i), 0, 255, &v) != 0)
+			return 0;
+		parts++;
+		if (i < h.n)
+			i++;
+		if (i == h.n && h.p[h.n - 1] == '.')
+			return 0;
+	}
+	return parts == 4;
+}
+
+/*
+ * AWS_CONTAINER_CREDENTIALS_FULL_URI may point at https anywhere, but plain
+ * http only at loopback or the ECS / EKS Pod Identity agent addresses (as
+ * the AWS SDKs allow).
+ */
+static int
+cred_container_url_ok(const char *url)
+{
+	struct sv h;
+	int https;
+
+	if (cred_url_host(url, &h, &https) != 0)
+		return 0;
+	if (https)
+		return 1;
+	return cred_is_loopback4(h) || cred_ieq(h, "localhost") || sv_eqz(h, "[::1]") ||
+	    sv_eqz(h, "169.254.170.2") || sv_eqz(h, "169.254.170.23") ||
+	    cred_ieq(h, "[fd00:ec2::23]");
+}
+
+/* ECS container credentials (task roles, CodeBuild, EKS Pod Identity). */
+static int
+cred_from_container(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	const char *rel = cred_env(c, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = cred_env(c, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *tfile = cred_env(c, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *tenv = cred_env(c, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	static char body[ED_MAX_META_BODY], tokmem[ED_MAX_WEB_TOKEN];
+	char url[1024];
+	const char *src;
+	struct cred_http rq;
+	struct sv tok = sv_make(NULL, 0);
+	struct buf bb;
+	int status = 0, rc;
+	size_t i;
+
+	if (!rel && !full) {
+		cred_note(c, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI unset");
+		return CRED_NONE;
+	}
+	if (rel) {
+		src = "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)";
+		if (rel[0] != '/' || strlen(rel) > 900)
+			return err_set(e, ED_EXIT_AUTH, "%s: must be a path starting with '/'", src);
+		snprintf(url, sizeof(url), "http://169.254.170.2%s", rel);
+	} else {
+		src = "container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI)";
+		if (!cred_container_url_ok(full) || strlen(full) >= sizeof(url))
+			return err_set(e, ED_EXIT_AUTH, "%s: must be an https URL, or http on a loopback "
+			    "address or the ECS/EKS agent address (169.254.170.2, 169.254.170.23)", src);
+		snprintf(url, sizeof(url), "%s", full);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.url = url;
+	rq.timeout_ms = ED_CRED_META_TIMEOUT_MS;
+	if (tfile) {
+		rc = cred_token_file(c, src, tfile, tokmem, sizeof(tokmem), &tok, e);
+		if (rc != 0)
+			return rc;
+	} else if (tenv) {
+		tok = sv_z(tenv);
+	}
+	if (tok.n) {
+		static char tokz[ED_MAX_WEB_TOKEN];
+
+		for (i = 0; i < tok.n; i++) {
+			if (tok.p[i] == '\r' || tok.p[i] == '\n' || tok.p[i] == '\0')
+				return err_set(e, ED_EXIT_AUTH, "%s: the authorization token contains a "
+				    "line break", src);
+		}
+		cred_copy(tokz, sizeof(tokz), tok);
+		rq.hname[0] = "Authorization";
+		rq.hval[0] = tokz;
+		rq.nhdr = 1;
+	}
+	buf_init(&bb, body, sizeof(body));
+	rc = c->io->http(c->io->ctx, &rq, &bb, &status, e);
+	if (rc != 0)
+		return rc;
+	if (status != 200)
+		return err_set(e, ED_EXIT_AUTH, "%s: the endpoint answered HTTP %d", src, status);
+	if (bb.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: answer too big: ED_MAX_META_BODY", src);
+	rc = cred_parse_json(sv_make(body, bb.len), "Token", 0, src, out, e);
+	memset(body, 0, sizeof(body));
+	return rc;
+}
+
+/* ---- EC2 instance metadata (IMDSv2) -------------------------------------- */
+
+static int
+cred_imds_disabled(struct cred_ctx *c)
+{
+	const char *d = cred_env(c, "AWS_EC2_METADATA_DISABLED");
+
+	return d && cred_ieq(sv_z(d), "true");
+}
+
+static void
+cred_imds_base(struct cred_ctx *c, char *out, size_t cap)
+{
+	const char *ep = cred_env(c, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *mode = cred_env(c, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	size_t n;
+
+	if (!ep)
+		ep = mode && cred_ieq(sv_z(mode), "IPv6") ? "http://[fd00:ec2::254]" :
+		    "http://169.254.169.254";
+	snprintf(out, cap, "%s", ep);
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+}
+
+/*
+ * One IMDS request: PUT the session token (token == NULL) or GET path with it.
+ * Returns 0 with the body in out, CRED_NONE when IMDS does not answer (not on
+ * EC2), or ED_EXIT_AUTH for a refusal.
+ */
+static int
+cred_imds_req(struct cred_ctx *c, const char *token, const char *path, struct buf *out,
+    struct err *e)
+{
+	char url[1200];
+	struct cred_http rq;
+	struct err ne;
+	int status = 0;
+
+	cred_imds_base(c, url, 1024);
+	snprintf(url + strlen(url), sizeof(url) - strlen(url), "%s", path);
+	memset(&rq, 0, sizeof(rq));
+	rq.url = url;
+	rq.timeout_ms = ED_CRED_META_TIMEOUT_MS;
+	rq.nhdr = 1;
+	if (token == NULL) {
+		rq.method = "PUT";
+		rq.hname[0] = "X-aws-ec2-metadata-token-ttl-seconds";
+		rq.hval[0] = "21600";
+	} else {
+		rq.method = "GET";
+		rq.hname[0] = "X-aws-ec2-metadata-token";
+		rq.hval[0] = token;
+	}
+	err_clear(&ne);
+	if (c->io->http(c->io->ctx, &rq, out, &status, &ne) != 0) {
+		cred_note(c, "EC2 instance metadata: %s", ne.msg);
+		return CRED_NONE;
+	}
+	if (status == 404 && token) {
+		if (strcmp(path, "/latest/meta-data/iam/security-credentials/") == 0)
+			cred_note(c, "EC2 instance metadata: no instance role");
+		else
+			cred_note(c, "EC2 instance metadata: %s not found", path);
+		return CRED_NONE;
+	}
+	if (status != 200)
+		return err_set(e, ED_EXIT_AUTH, "EC2 instance metadata (IMDSv2): %s answered HTTP %d",
+		    path, status);
+	if (out->overflow)
+		return err_set(e, ED_EXIT_AUTH, "EC2 instance metadata: answer too big: "
+		    "ED_MAX_META_BODY");
+	return 0;
+}
+
+static int
+cred_imds_token(struct cred_ctx *c, char *tok, size_t cap, struct err *e)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, tok, cap);
+	rc = cred_imds_req(c, NULL, "/latest/api/token", &b, e);
+	if (rc == 0 && cred_trim(sv_make(tok, b.len)).n == 0)
+		return err_set(e, ED_EXIT_AUTH, "EC2 instance metadata: empty session token");
+	if (rc == 0)
+		tok[cred_trim(sv_make(tok, b.len)).n] = '\0';
+	return rc;
+}
+
+/* The instance role's credentials: token, role name, then the role's keys. */
+static int
+cred_from_imds(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	static char body[ED_MAX_META_BODY];
+	char tok[256], path[512], src[320];
+	struct buf b;
+	struct sv role;
+	int rc;
+
+	if (cred_imds_disabled(c)) {
+		cred_note(c, "EC2 instance metadata: AWS_EC2_METADATA_DISABLED");
+		return CRED_NONE;
+	}
+	rc = cred_imds_token(c, tok, sizeof(tok), e);
+	if (rc != 0)
+		return rc;
+	buf_init(&b, body, sizeof(body));
+	rc = cred_imds_req(c, tok, "/latest/meta-data/iam/security-credentials/", &b, e);
+	if (rc != 0)
+		return rc;
+	role = cred_trim(sv_make(body, b.len));
+	if (sv_chr(role, '\n') >= 0)
+		role = cred_trim(sv_sub(role, 0, (size_t)sv_chr(role, '\n')));
+	if (role.n == 0 || role.n > 128 || sv_chr(role, '/') >= 0) {
+		cred_note(c, "EC2 instance metadata: no instance role");
+		return CRED_NONE;
+	}
+	snprintf(path, sizeof(path), "/latest/meta-data/iam/security-credentials/%.*s",
+	    (int)role.n, role.p);
+	snprintf(src, sizeof(src), "EC2 instance metadata (IMDSv2, role %.*s)", (int)role.n,
+	    role.p);
+	buf_init(&b, body, sizeof(body));
+	rc = cred_imds_req(c, tok, path, &b, e);
+	if (rc == 0)
+		rc = cred_parse_json(sv_make(body, b.len), "Token", 0, src, out, e);
+	memset(body, 0, sizeof(body));
+	return rc == CRED_NONE ? err_set(e, ED_EXIT_AUTH, "%s: no credentials", src) : rc;
+}
+
+/* ---- region (§7.2) ------------------------------------------------------------ */
+
+static int
+cred_region_ok(struct sv r)
+{
+	size_t i;
+
+	if (r.n == 0 || r.n >= 40)
+		return 0;
+	for (i = 0; i < r.n; i++) {
+		char ch = r.p[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Settles c->region: -r, AWS_REGION, AWS_DEFAULT_REGION, the profile's
+ * `region`, then IMDS placement/region (unless disabled). Missing or
+ * malformed: ED_EXIT_USAGE with where it looked.
+ */
+static int
+cred_region(struct cred_ctx *c, struct err *e)
+{
+	static char body[256];
+	struct sv r = sv_make(NULL, 0), prof;
+	const char *from = NULL;
+	char tok[256];
+	struct buf b;
+	int rc;
+
+	if (c->region[0])
+		return 0;
+	if (c->opt.region && c->opt.region[0]) {
+		r = sv_z(c->opt.region);
+		from = "-r/--region";
+	} else if (cred_env(c, "AWS_REGION")) {
+		r = sv_z(cred_env(c, "AWS_REGION"));
+		from = "AWS_REGION";
+	} else if (cred_env(c, "AWS_DEFAULT_REGION")) {
+		r = sv_z(cred_env(c, "AWS_DEFAULT_REGION"));
+		from = "AWS_DEFAULT_REGION";
+	} else {
+		rc = cred_load_files(c, e);
+		if (rc != 0)
+			return rc;
+		prof = sv_z(c->profile);
+		if (c->profile_explicit && !cred_prof_exists(c, prof))
+			return err_set(e, ED_EXIT_AUTH, "profile %s not found in %s or %s", c->profile,
+			    c->crd_path[0] ? c->crd_path : "(no credentials file)",
+			    c->cfg_path[0] ? c->cfg_path : "(no config file)");
+		if (cred_prof_get(c, prof, "region", &r)) {
+			from = "profile";
+		} else if (!cred_imds_disabled(c)) {
+			if (cred_imds_token(c, tok, sizeof(tok), e) == 0) {
+				buf_init(&b, body, sizeof(body));
+				if (cred_imds_req(c, tok, "/latest/meta-data/placement/region", &b, e) == 0) {
+					r = cred_trim(sv_make(body, b.len));
+					from = "EC2 instance metadata";
+				}
+			}
+			if (e->code)
+				return e->code;
+		}
+	}
+	if (from == NULL)
+		return err_set(e, ED_EXIT_USAGE, "no AWS region: give -r/--region, or set AWS_REGION "
+		    "or AWS_DEFAULT_REGION, or `region` in profile %s of %s; EC2 instance metadata "
+		    "%s", c->profile, c->cfg_path[0] ? c->cfg_path : "~/.aws/config",
+		    cred_imds_disabled(c) ? "is disabled (AWS_EC2_METADATA_DISABLED)" :
+		    "did not answer");
+	if (!cred_region_ok(r))
+		return err_set(e, ED_EXIT_USAGE, "region from %s is not a region name: '%.*s'", from,
+		    (int)(r.n > 40 ? 40 : r.n), r.p);
+	cred_copy(c->region, sizeof(c->region), r);
+	if (sv_eqz(sv_z(from), "profile"))
+		snprintf(c->region_source, sizeof(c->region_source), "profile %s", c->profile);
+	else
+		snprintf(c->region_source, sizeof(c->region_source), "%s", from);
+	return 0;
+}
+
+/*
+ * Called by the AWS layer before it signs: when the credentials in use
+ * expire within CRED_REFRESH_AHEAD_S, resolves the chain again (through the
+ * hook the resolver set). 0, or the resolver's error.
+ */
+static int
+cred_fresh(struct cred_ctx *c, struct err *e)
+{
+	int64_t now = c->w->wall_now(c->w->ctx);
+
+	if (c->have && (c->cur.expires == 0 || c->cur.expires - now > CRED_REFRESH_AHEAD_S))
+		return 0;
+	/* Just resolved and still good for a while: short-lived sources are not hammered. */
+	if (c->have && now - c->resolved_at < CRED_REFRESH_AHEAD_S / 5 && c->cur.expires - now > 30)
+		return 0;
+	if (c->refresh == NULL)
+		return err_set(e, ED_EXIT_AUTH, "credentials %s", c->have ? "expired" : "not resolved");
+	return c->refresh(c, e);
+}
+
+/* ---- the real seams ---------------------------------------------------------- */
+
+static int
+cred_sys_read_file(void *ctx, const char *path, struct buf *out, int *errnum)
+{
+	char tmp[4096];
+	int fd;
+
+	(void)ctx;
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		*errnum = errno;
+		return -1;
+	}
+	for (;;) {
+		ssize_t k = read(fd, tmp, sizeof(tmp));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			*errnum = errno;
+			close(fd);
+			return -1;
+		}
+		if (k == 0)
+			break;
+		buf_put(out, tmp, (size_t)k);
+		if (out->overflow)
+			break;
+	}
+	close(fd);
+	return 0;
+}
+
+static int64_t
+cred_sys_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * fork + execvp, stdout through a pipe, exec failures reported through a
+ * close-on-exec pipe so "not found" is told apart from "exited 127".
+ */
+static int
+cred_sys_run(void *ctx, char *const argv[], struct buf *out, int timeout_ms, int *status,
+    int *errnum)
+{
+	int op[2] = { -1, -1 }, xp[2] = { -1, -1 };
+	int64_t deadline = cred_sys_ms() + timeout_ms;
+	int rc = 0, ws = 0, xerr = 0;
+	pid_t pid;
+	ssize_t k;
+
+	(void)ctx;
+	if (pipe(op) != 0 || pipe(xp) != 0) {
+		*errnum = errno;
+		rc = -1;
+		goto out;
+	}
+	fcntl(xp[1], F_SETFD, FD_CLOEXEC);
+	fcntl(op[0], F_SETFD, FD_CLOEXEC);
+	pid = fork();
+	if (pid < 0) {
+		*errnum = errno;
+		rc = -1;
+		goto out;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(op[1], 1);
+		close(xp[0]);
+		execvp(argv[0], argv);
+		xerr = errno;
+		k = write(xp[1], &xerr, sizeof(xerr));
+		(void)k;
+		_exit(127);
+	}
+	close(op[1]);
+	close(xp[1]);
+	op[1] = xp[1] = -1;
+	do {
+		k = read(xp[0], &xerr, sizeof(xerr));
+	} while (k < 0 && errno == EINTR);
+	if (k == (ssize_t)sizeof(xerr)) {
+		waitpid(pid, &ws, 0);
+		*errnum = xerr;
+		rc = -1;
+		goto out;
+	}
+	for (;;) {
+		struct pollfd pf;
+		int64_t left = deadline - cred_sys_ms();
+		char tmp[4096];
+		int n;
+
+		if (left <= 0) {
+			rc = -2;
+			break;
+		}
+		pf.fd = op[0];
+		pf.events = POLLIN;
+		pf.revents = 0;
+		n = poll(&pf, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			rc = -2;
+			break;
+		}
+		k = read(op[0], tmp, sizeof(tmp));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		buf_put(out, tmp, (size_t)k);
+		if (out->overflow) {
+			rc = -3;
+			break;
+		}
+	}
+	if (rc != 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+out:
+	if (op[0] >= 0)
+		close(op[0]);
+	if (op[1] >= 0)
+		close(op[1]);
+	if (xp[0] >= 0)
+		close(xp[0]);
+	if (xp[1] >= 0)
+		close(xp[1]);
+	return rc;
+}
+
+/*
+ * Splits an absolute metadata URL into u (scheme, host, port) and the
+ * request target (path and query). Plain http:// is what the ECS agent and
+ * IMDS speak on their link-local addresses, so unlike http_url_parse() this
+ * does not limit http:// to loopback; callers have vetted the URL (see
+ * cred_container_url_ok()). Returns 0 or -1.
+ */
+static int
+cred_http_url(const char *url, struct http_url *u, char *target, size_t cap)
+{
+	struct sv s = sv_z(url), hostport, host, port = sv_make("", 0);
+	long slash, rb;
+
+	memset(u, 0, sizeof(*u));
+	if (sv_starts(s, "https://")) {
+		u->tls = 1;
+		u->port = 443;
+		s = sv_sub(s, 8, s.n);
+	} else if (sv_starts(s, "http://")) {
+		u->port = 80;
+		s = sv_sub(s, 7, s.n);
+	} else {
+		return -1;
+	}
+	slash = sv_chr(s, '/');
+	hostport = slash < 0 ? s : sv_sub(s, 0, (size_t)slash);
+	if (sv_chr(hostport, '@') >= 0 || sv_chr(hostport, '?') >= 0 || sv_chr(s, '#') >= 0)
+		return -1;
+	if (hostport.n && hostport.p[0] == '[') {
+		rb = sv_chr(hostport, ']');
+		if (rb < 0)
+			return -1;
+		host = sv_sub(hostport, 1, (size_t)rb);
+		port = sv_sub(hostport, (size_t)rb + 1, hostport.n);
+		if (port.n && port.p[0] != ':')
+			return -1;
+		port = sv_sub(port, port.n ? 1 : 0, port.n);
+	} else {
+		rb = sv_chr(hostport, ':');
+		host = rb < 0 ? hostport : sv_sub(hostport, 0, (size_t)rb);
+		if (rb >= 0) {
+			port = sv_sub(hostport, (size_t)rb + 1, hostport.n);
+			if (port.n == 0)
+				return -1;
+		}
+	}
+	if (host.n == 0 || cred_copy(u->host, sizeof(u->host), host) != 0)
+		return -1;
+	if (port.n) {
+		long v;
+
+		if (sv_to_long(port, 1, 65535, &v) != 0)
+			return -1;
+		u->port = (int)v;
+	}
+	if (cred_copy(target, cap, slash < 0 ? sv_z("/") : sv_sub(s, (size_t)slash, s.n)) != 0)
+		return -1;
+	snprintf(u->path, sizeof(u->path), "/");
+	return 0;
+}
+
+static int
+cred_http_sink(void *ctx, const char *p, size_t n, struct err *e)
+{
+	(void)e;
+	buf_put(ctx, p, n);
+	return 0;
+}
+
+/*
+ * The real metadata request over the HTTP client of section 7 (ctx is a
+ * struct http_client *), with the request's own timeouts. The body goes to
+ * out (overflow flagged there, the rest read and dropped).
+ */
+static int
+cred_sys_http(void *ctx, const struct cred_http *rq, struct buf *out, int *status, struct err *e)
+{
+	static struct http_parser hp;
+	struct http_client *hc = ctx;
+	struct http_url u;
+	struct http_hdr h[2];
+	struct http_req r;
+	char target[1024];
+	int ct, rt, rc, i;
+
+	*status = 0;
+	if (hc == NULL)
+		return err_set(e, ED_EXIT_INTERNAL, "%s %s: no HTTP client", rq->method, rq->url);
+	if (cred_http_url(rq->url, &u, target, sizeof(target)) != 0)
+		return err_set(e, ED_EXIT_USAGE, "%s: not an http:// or https:// URL", rq->url);
+	memset(&r, 0, sizeof(r));
+	r.method = sv_z(rq->method);
+	r.path = sv_z(target);
+	for (i = 0; i < rq->nhdr && i < 2; i++) {
+		h[i].name = sv_z(rq->hname[i]);
+		h[i].value = sv_z(rq->hval[i]);
+	}
+	r.hdr = h;
+	r.nhdr = (size_t)i;
+	r.idempotent = 1;
+	ct = hc->connect_timeout_ms;
+	rt = hc->read_timeout_ms;
+	hc->connect_timeout_ms = rq->timeout_ms;
+	hc->read_timeout_ms = rq->timeout_ms;
+	http_parser_init(&hp, 0, cred_http_sink, out);
+	rc = http_do(hc, &u, &r, &hp, e);
+	hc->connect_timeout_ms = ct;
+	hc->read_timeout_ms = rt;
+	if (rc == 0)
+		*status = hp.r.status;
+	return rc;
+}
+
+/* Until the resolver binds aws_query(), STS is out of reach. */
+static int
+cred_no_sts(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+    struct sv form, struct buf *out, int *status, struct err *e)
+{
+	(void)ctx;
+	(void)region;
+	(void)signer;
+	(void)form;
+	(void)out;
+	*status = 0;
+	return err_set(e, ED_EXIT_INTERNAL, "STS %s: no AWS transport bound", endpoint);
+}
+
+/* The real seams; http_client (may be NULL until there is one) carries metadata requests. */
+static void
+cred_io_system(struct cred_io *io, struct http_client *http_client)
+{
+	io->ctx = http_client;
+	io->read_file = cred_sys_read_file;
+	io->run = cred_sys_run;
+	io->http = cred_sys_http;
+	io->sts = cred_no_sts;
+	io->sts_ctx = NULL;
+}
+
+/* Cannot fail. c is large: the caller keeps it static or on the heap. */
+static void
+cred_init(struct cred_ctx *c, struct world *w, struct cred_io *io, const struct cred_opts *o)
+{
+	memset(c, 0, sizeof(*c));
+	c->w = w;
+	c->io = io;
+	c->opt = *o;
+	c->cfg = sv_make(c->cfg_mem, 0);
+	c->crd = sv_make(c->crd_mem, 0);
+	buf_init(&c->lookedb, c->looked, sizeof(c->looked));
+}
 
 /* ===== 10. AWS call ======================================================= */
 /*
@@ -4468,6 +6168,11 @@ jw_raw(struct jw *w, struct sv json)
  *
  * -v (a->verbose): one line per call on stderr: operation, HTTP status,
  * milliseconds, request id, retries. Never headers, tokens or bodies.
+ *
+ * Under aws_call() is aws_send(): the same road for any signed POST (any
+ * content type, X-Amz-Target or none, explicit credentials or unsigned, the
+ * answer parsed as JSON or kept raw), so the query protocol (STS, section 9)
+ * gets the same retries, skew correction and error mapping.
  */
 
 #ifndef ED_MAX_AWS_ERRBODY
@@ -4490,6 +6195,12 @@ struct aws_creds {
 	char token[4096];             /* "" when not temporary */
 };
 
+/*
+ * The context of every AWS call. It holds the answer buffers (ED_MAX_JSON_BYTES
+ * of text and ED_MAX_JSON_TOKENS tokens) and the connections' TLS buffers, some
+ * megabytes in all: give it static storage, never the stack. Untouched pages
+ * cost no memory, so the resident size stays small.
+ */
 struct aws {
 	struct world *w;
 	struct aws_creds creds;
@@ -4511,7 +6222,7 @@ struct aws {
 	jsmntok_t tok[ED_MAX_JSON_TOKENS];
 	char errbody[ED_MAX_AWS_ERRBODY];
 	size_t errlen;
-	int sink_rc;
+	struct buf *raw;              /* aws_send: where a 2xx body goes, or NULL for JSON */
 };
 
 /*
@@ -4702,23 +6413,48 @@ aws_days(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+/* Reads exactly n digits at *p (advancing it); -1 if they are not there. */
+static int
+aws_num(const char **p, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
 /* Parses an IMF-fixdate ("Fri, 27 Nov 2026 08:00:00 GMT") into Unix seconds; -1 if not one. */
 static int64_t
 aws_http_date(const char *z)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	char mon[4];
-	int d, y, h, mi, s, m;
 	const char *p = strchr(z, ',');
+	int d, y, h, mi, s, m;
 
-	if (p == NULL || sscanf(p + 1, " %d %3s %d %d:%d:%d", &d, mon, &y, &h, &mi, &s) != 6)
+	if (p == NULL || strlen(p) < 26 || p[1] != ' ' || p[4] != ' ' || p[8] != ' ' || p[13] != ' '
+	    || p[16] != ':' || p[19] != ':')
 		return -1;
-	mon[3] = '\0';
-	p = strstr(months, mon);
-	if (p == NULL || (p - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 || h > 23 || mi > 59 || s > 60)
+	p += 2;
+	d = aws_num(&p, 2);
+	for (m = 0; m < 12; m++) {
+		if (memcmp(p + 1, months + 3 * m, 3) == 0)
+			break;
+	}
+	p += 5;
+	y = aws_num(&p, 4);
+	p++;
+	h = aws_num(&p, 2);
+	p++;
+	mi = aws_num(&p, 2);
+	p++;
+	s = aws_num(&p, 2);
+	if (m == 12 || d < 1 || d > 31 || y < 1970 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
 		return -1;
-	m = (int)(p - months) / 3 + 1;
-	return aws_days(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+	return aws_days(y, m + 1, d) * 86400 + h * 3600 + mi * 60 + s;
 }
 
 /* Copies the text between <tag> and </tag> of xml into out; 0 or -1. */
@@ -4801,14 +6537,22 @@ aws_error_fields(struct aws *a, char *type, size_t tcap, char *msg, size_t mcap)
 		snprintf(msg, mcap, "(message withheld: it quotes request credentials)");
 }
 
-/* The sink of every answer: 2xx bodies into the JSON stream, others into errbody. */
+/* The sink of every answer: 2xx bodies into the JSON stream (or the caller's raw
+ * buffer), others into errbody. */
 static int
 aws_sink(void *ctx, const char *p, size_t n, struct err *e)
 {
 	struct aws *a = ctx;
 
-	if (a->hp.r.status >= 200 && a->hp.r.status < 300)
-		return json_stream_feed(&a->js, p, n, e);
+	if (a->hp.r.status >= 200 && a->hp.r.status < 300) {
+		if (a->raw == NULL)
+			return json_stream_feed(&a->js, p, n, e);
+		buf_put(a->raw, p, n);
+		if (a->raw->overflow)
+			return err_set(e, ED_EXIT_AWS, "too big: the answer does not fit its buffer (%lu bytes)",
+			    (unsigned long)a->raw->cap);
+		return 0;
+	}
 	if (n > sizeof(a->errbody) - a->errlen)
 		n = sizeof(a->errbody) - a->errlen;   /* the type is near the start; keep what fits */
 	memcpy(a->errbody + a->errlen, p, n);
@@ -4833,13 +6577,27 @@ aws_backoff_ms(struct aws *a, int n)
 	return (int64_t)(r % (uint32_t)(ceil + 1));
 }
 
-/* One signed attempt. 0 with a whole answer in a->hp (any status), or the http_do code. */
+/* One request of aws_send(): what to send, where, signed with what, and where the answer goes. */
+struct aws_msg {
+	const char *url;               /* the endpoint, e.g. from aws_endpoint() */
+	const char *service;           /* signing name: "ecs", "sts" */
+	const char *region;            /* signing region; NULL: a->region */
+	const char *op;                /* operation name: messages, -v, aws_idempotent() */
+	const char *content_type;      /* "application/x-amz-json-1.1", a form type, ... */
+	const char *target;            /* X-Amz-Target, or NULL (query protocol) */
+	struct sv body;
+	const struct aws_creds *creds; /* NULL: sent unsigned (AssumeRoleWithWebIdentity) */
+	struct buf *raw;               /* 2xx body into this buffer (XML answers); NULL: JSON into *out */
+	struct json_doc *out;          /* with raw == NULL: the parsed answer */
+};
+
+/* One attempt of m. 0 with a whole answer in a->hp (any status), or the http_do code. */
 static int
-aws_attempt(struct aws *a, const struct http_url *u, const char *service, const char *target,
-    struct sv body, int idempotent, struct err *e)
+aws_attempt(struct aws *a, const struct http_url *u, const struct aws_msg *m, int idempotent,
+    struct err *e)
 {
 	struct sig_header sh[5];
-	struct http_hdr hh[6];
+	struct http_hdr hh[7];
 	struct sig_req sr;
 	struct sig_creds sc;
 	struct http_req rq;
@@ -4854,46 +6612,61 @@ aws_attempt(struct aws *a, const struct http_url *u, const char *service, const 
 	sh[n].name = sv_z("Host");
 	sh[n++].value = sv_make(host, hb.len);
 	sh[n].name = sv_z("Content-Type");
-	sh[n++].value = sv_z("application/x-amz-json-1.1");
+	sh[n++].value = sv_z(m->content_type);
 	sh[n].name = sv_z("X-Amz-Date");
 	sh[n++].value = sv_z(amz);
-	sh[n].name = sv_z("X-Amz-Target");
-	sh[n++].value = sv_z(target);
-	if (a->creds.token[0]) {
-		sh[n].name = sv_z("X-Amz-Security-Token");
-		sh[n++].value = sv_z(a->creds.token);
+	if (m->target != NULL) {
+		sh[n].name = sv_z("X-Amz-Target");
+		sh[n++].value = sv_z(m->target);
 	}
-	memset(&sr, 0, sizeof(sr));
-	sr.method = sv_z("POST");
-	sr.path = sv_z(u->path);
-	sr.query = sv_make("", 0);
-	sr.hdr = sh;
-	sr.nhdr = n;
-	sr.body = body;
-	sr.region = sv_z(a->region);
-	sr.service = sv_z(service);
-	sc.akid = sv_z(a->creds.akid);
-	sc.secret = sv_z(a->creds.secret);
-	sc.token = sv_z(a->creds.token);
-	buf_init(&ab, authz, sizeof(authz));
-	rc = sig_sign(&sr, &sc, amz, &ab, e);
-	if (rc != 0)
-		return rc;
+	if (m->creds != NULL && m->creds->token[0]) {
+		sh[n].name = sv_z("X-Amz-Security-Token");
+		sh[n++].value = sv_z(m->creds->token);
+	}
 	for (i = 1; i < n; i++) {           /* http_do writes Host itself */
 		hh[i - 1].name = sh[i].name;
 		hh[i - 1].value = sh[i].value;
 	}
-	hh[n - 1].name = sv_z("Authorization");
-	hh[n - 1].value = sv_make(authz, ab.len);
 	memset(&rq, 0, sizeof(rq));
+	rq.nhdr = n - 1;
+	if (m->creds != NULL) {
+		memset(&sr, 0, sizeof(sr));
+		sr.method = sv_z("POST");
+		sr.path = sv_z(u->path);
+		sr.query = sv_make("", 0);
+		sr.hdr = sh;
+		sr.nhdr = n;
+		sr.body = m->body;
+		sr.region = sv_z(m->region ? m->region : a->region);
+		sr.service = sv_z(m->service);
+		sc.akid = sv_z(m->creds->akid);
+		sc.secret = sv_z(m->creds->secret);
+		sc.token = sv_z(m->creds->token);
+		buf_init(&ab, authz, sizeof(authz));
+		rc = sig_sign(&sr, &sc, amz, &ab, e);
+		if (rc != 0)
+			return rc;
+		hh[n - 1].name = sv_z("Authorization");
+		hh[n - 1].value = sv_make(authz, ab.len);
+		rq.nhdr = n;
+	}
+	hh[rq.nhdr].name = sv_z("User-Agent");         /* not signed: proxies may rewrite it */
+	hh[rq.nhdr++].value = sv_z("ecs-deploy/" ED_VERSION);
 	rq.method = sv_z("POST");
 	rq.path = sv_z(u->path);
 	rq.hdr = hh;
-	rq.nhdr = n;
-	rq.body = body;
+	rq.body = m->body;
 	rq.idempotent = idempotent;
 	a->errlen = 0;
-	json_stream_init(&a->js, a->body, sizeof(a->body), a->tok, ED_MAX_JSON_TOKENS);
+	a->raw = m->raw;
+	if (m->raw != NULL) {
+		m->raw->len = 0;
+		m->raw->overflow = 0;
+		if (m->raw->cap > 0)
+			m->raw->p[0] = '\0';
+	} else {
+		json_stream_init(&a->js, a->body, sizeof(a->body), a->tok, ED_MAX_JSON_TOKENS);
+	}
 	http_parser_init(&a->hp, 0, aws_sink, a);
 	a->attempts++;
 	rc = http_do(&a->http, u, &rq, &a->hp, e);
@@ -4918,29 +6691,27 @@ aws_log(struct aws *a, const char *op, int status, int64_t ms, int retries, cons
 }
 
 /*
- * Calls target ("AmazonEC2ContainerServiceV20141113.DescribeServices") of
- * service ("ecs") with JSON body. On 0, *out is the answer (valid until the
- * next aws_call on a). Otherwise an ED_EXIT_* code with e filled (code,
- * message, http_status, aws_type, request_id), also copied to a->err.
+ * The signed road under aws_call() and the query protocol (STS): sends m with
+ * the retries, clock-skew correction, error mapping and -v line described
+ * above. On 0 the answer is in m->raw (NUL-terminated) or *m->out (valid
+ * until the next call on a). Otherwise an ED_EXIT_* code with e filled
+ * (code, message, http_status, aws_type, request_id), also copied to a->err.
  */
-ED_UNUSED static int
-aws_call(struct aws *a, const char *service, const char *target, struct sv body,
-    struct json_doc *out, struct err *e)
+static int
+aws_send(struct aws *a, const struct aws_msg *m, struct err *e)
 {
-	const char *dot = strrchr(target, '.');
-	const char *op = dot ? dot + 1 : target;
-	int idempotent = aws_idempotent(op);
-	char url[ED_MAX_URL];
+	int idempotent = aws_idempotent(m->op);
+	const char *op = m->op;
 	struct http_url u;
 	int64_t t0 = a->w->mono_ms(a->w->ctx);
-	int attempt = 0, retries = 0, rc;
+	int attempt = 0, retries = 0, skewed = 0, rc;
+	char note[64];
 
-	memset(out, 0, sizeof(*out));
+	if (m->out != NULL)
+		memset(m->out, 0, sizeof(*m->out));
 	a->calls++;
-	rc = aws_endpoint(a, service, url, sizeof(url), e);
-	if (rc == 0)
-		rc = http_url_parse(&u, url, "endpoint", e);
-	if (rc == 0 && (a->creds.akid[0] == '\0' || a->creds.secret[0] == '\0'))
+	rc = http_url_parse(&u, m->url, "endpoint", e);
+	if (rc == 0 && m->creds != NULL && (m->creds->akid[0] == '\0' || m->creds->secret[0] == '\0'))
 		rc = err_set(e, ED_EXIT_AUTH, "no AWS credentials to sign %s with", op);
 	if (rc != 0) {
 		memcpy(&a->err, e, sizeof(a->err));
@@ -4953,14 +6724,15 @@ aws_call(struct aws *a, const char *service, const char *target, struct sv body,
 
 		attempt++;
 		err_clear(&ae);
-		rc = aws_attempt(a, &u, service, target, body, idempotent, &ae);
+		rc = aws_attempt(a, &u, m, idempotent, &ae);
 		st = rc == 0 ? a->hp.r.status : 0;
+		snprintf(note, sizeof(note), "%s", skewed ? "clock skew corrected" : "");
 		if (rc == 0 && st >= 200 && st < 300) {
-			if (a->hp.body_bytes == 0)
+			if (m->raw == NULL && a->hp.body_bytes == 0)
 				rc = json_stream_feed(&a->js, "{}", 2, &ae);   /* an empty 2xx answer is {} */
-			if (rc == 0)
-				rc = json_stream_finish(&a->js, out, &ae);
-			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, rc ? "malformed answer" : "");
+			if (rc == 0 && m->raw == NULL)
+				rc = json_stream_finish(&a->js, m->out, &ae);
+			aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, rc ? "malformed answer" : note);
 			if (rc != 0) {
 				err_set(e, rc, "%s: %s", op, ae.msg);
 				memcpy(&a->err, e, sizeof(a->err));
@@ -4990,8 +6762,8 @@ aws_call(struct aws *a, const char *service, const char *target, struct sv body,
 				if (server > 0) {
 					a->skew = server - a->w->wall_now(a->w->ctx);
 					a->skew_fixed = 1;
+					skewed = 1;
 					attempt--;     /* re-signed with the server's time: not a retry */
-					aws_log(a, op, st, a->w->mono_ms(a->w->ctx) - t0, retries, "clock skew corrected");
 					continue;
 				}
 			}
@@ -5020,6 +6792,41 @@ aws_call(struct aws *a, const char *service, const char *target, struct sv body,
 }
 
 /*
+ * Calls target ("AmazonEC2ContainerServiceV20141113.DescribeServices") of
+ * service ("ecs") with JSON body, signed with a->creds for a->region. On 0,
+ * *out is the answer (valid until the next call on a). Otherwise an ED_EXIT_*
+ * code with e filled (code, message, http_status, aws_type, request_id), also
+ * copied to a->err.
+ */
+ED_UNUSED static int
+aws_call(struct aws *a, const char *service, const char *target, struct sv body,
+    struct json_doc *out, struct err *e)
+{
+	const char *dot = strrchr(target, '.');
+	char url[ED_MAX_URL];
+	struct aws_msg m;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = aws_endpoint(a, service, url, sizeof(url), e);
+	if (rc != 0) {
+		a->calls++;
+		memcpy(&a->err, e, sizeof(a->err));
+		return rc;
+	}
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.service = service;
+	m.op = dot ? dot + 1 : target;
+	m.content_type = "application/x-amz-json-1.1";
+	m.target = target;
+	m.body = body;
+	m.creds = &a->creds;
+	m.out = out;
+	return aws_send(a, &m, e);
+}
+
+/*
  * The ECS call seam of section 11: op is the bare operation name
  * ("DescribeServices"); ctx is the struct aws *.
  */
@@ -5030,6 +6837,705 @@ aws_ecs_call(void *ctx, const char *op, struct sv body, struct json_doc *out, st
 
 	snprintf(target, sizeof(target), "AmazonEC2ContainerServiceV20141113.%s", op);
 	return aws_call(ctx, "ecs", target, body, out, e);
+}
+
+/* ---- the query protocol (STS) --------------------------------------------------- */
+/*
+ * aws_query(): one AWS query-protocol call (form body, XML answer) through
+ * aws_send(), so it is signed, sent, retried and logged (-v) like every other
+ * call; signed for service "sts" in region with signer, or sent unsigned when
+ * signer is NULL (AssumeRoleWithWebIdentity). It is the signature of struct
+ * cred_io's sts seam (ctx: struct aws *). An error answer from STS is handed
+ * back as such (0, *status, the XML in out) so the credential layer can name
+ * the source that failed; network and usage failures are returned with e set.
+ */
+static int
+aws_query(void *ctx, const char *endpoint, const char *region, const struct cred *signer,
+    struct sv form, struct buf *out, int *status, struct err *e)
+{
+	struct aws *a = ctx;
+	struct aws_creds ac;
+	struct aws_msg m;
+	struct err ae;
+	char op[64];
+	long amp = sv_chr(form, '&');
+	int rc;
+
+	*status = 0;
+	snprintf(op, sizeof(op), "sts");
+	if (sv_starts(form, "Action="))
+		snprintf(op, sizeof(op), "%.*s", (int)((amp < 0 ? (long)form.n : amp) - 7), form.p + 7);
+	memset(&m, 0, sizeof(m));
+	m.url = endpoint;
+	m.service = "sts";
+	m.region = region;
+	m.op = op;
+	m.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+	m.body = form;
+	m.raw = out;
+	if (signer != NULL) {
+		snprintf(ac.akid, sizeof(ac.akid), "%s", signer->akid);
+		snprintf(ac.secret, sizeof(ac.secret), "%s", signer->secret);
+		snprintf(ac.token, sizeof(ac.token), "%s", signer->token);
+		m.creds = &ac;
+	}
+	err_clear(&ae);
+	rc = aws_send(a, &m, &ae);
+	sig_wipe(&ac, sizeof(ac));
+	if (rc == 0) {
+		*status = a->hp.r.status;
+		return 0;
+	}
+	if (ae.http_status >= 300 && a->errlen > 0) {
+		out->len = 0;
+		out->overflow = 0;
+		buf_put(out, a->errbody, a->errlen);
+		*status = ae.http_status;
+		return 0;
+	}
+	return err_set(e, rc, "%s", ae.msg);
+}
+
+/* ---- STS and roles (§7.1) ------------------------------------------------------ */
+/*
+ * The credential sources that need STS, and the resolver that walks the
+ * whole chain (§7.1) and the region lookup (§7.2). STS speaks the query
+ * protocol: a form body "Action=...&Version=2011-06-15&..." POSTed to
+ * https://sts.<region>.amazonaws.com (.amazonaws.com.cn for the aws-cn
+ * partition; AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL override it),
+ * answered in XML that cred_xml_get() reads. Requests go through aws_query()
+ * above, so they are signed, sent and retried like every other AWS call;
+ * AssumeRoleWithWebIdentity is sent unsigned, as AWS requires.
+ *
+ * Order of the chain (first that yields wins):
+ *   -k/-s; environment; web identity from the environment; the profile of
+ *   the shared files (-p, AWS_PROFILE or default); container credentials;
+ *   EC2 instance metadata. -p limits the chain to -k/-s and that profile;
+ *   --aws-instance-profile to container and instance credentials.
+ * Then -a assumes a role with whatever the chain found.
+ *
+ * A profile resolves in the order the AWS SDKs use: role_arn (with
+ * source_profile, credential_source or web_identity_token_file), static
+ * keys, credential_process. Role chains are followed up to
+ * ED_MAX_ROLE_CHAIN profiles; a cycle is an error.
+ *
+ * Errors: ED_EXIT_AUTH naming the source that failed and, for STS refusals,
+ * STS's code and message ("web identity (AWS_WEB_IDENTITY_TOKEN_FILE):
+ * AccessDenied: ..."); ED_EXIT_USAGE for a malformed role ARN or setting;
+ * ED_EXIT_NETWORK when STS cannot be reached. Known secrets (the web
+ * identity token, keys) are cut out of any message STS sends back.
+ */
+
+#define CRED_STS_VERSION "2011-06-15"
+
+/* Appends "&key=value" with value percent-encoded (RFC 3986 unreserved kept). */
+static void
+cred_form_put(struct buf *b, const char *key, struct sv val)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	if (b->len)
+		buf_putc(b, '&');
+	buf_putz(b, key);
+	buf_putc(b, '=');
+	for (i = 0; i < val.n; i++) {
+		unsigned char ch = (unsigned char)val.p[i];
+
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			buf_putc(b, (char)ch);
+		} else {
+			buf_putc(b, '%');
+			buf_putc(b, hex[ch >> 4]);
+			buf_putc(b, hex[ch & 15]);
+		}
+	}
+}
+
+/* Replaces every occurrence of secret in msg with "[redacted]" (in place, bounded). */
+static void
+cred_redact(char *msg, size_t cap, struct sv secret)
+{
+	char *hit;
+
+	if (secret.n < 6)
+		return;
+	for (;;) {
+		size_t n = strlen(msg), at;
+		char tmp[ED_MAX_ERRMSG];
+
+		hit = NULL;
+		for (at = 0; at + secret.n <= n; at++) {
+			if (memcmp(msg + at, secret.p, secret.n) == 0) {
+				hit = msg + at;
+				break;
+			}
+		}
+		if (hit == NULL)
+			return;
+		snprintf(tmp, sizeof(tmp), "%.*s[redacted]%s", (int)at, msg, hit + secret.n);
+		snprintf(msg, cap, "%s", tmp);
+	}
+}
+
+/* "arn:<partition>:iam::<account>:role/<name>" -> partition view, or -1. */
+static int
+cred_role_arn_ok(struct sv arn, struct sv *partition)
+{
+	struct sv rest;
+	long colon;
+
+	if (!sv_starts(arn, "arn:") || arn.n > 2048)
+		return -1;
+	rest = sv_sub(arn, 4, arn.n);
+	colon = sv_chr(rest, ':');
+	if (colon <= 0)
+		return -1;
+	*partition = sv_sub(rest, 0, (size_t)colon);
+	rest = sv_sub(rest, (size_t)colon + 1, rest.n);
+	if (!sv_starts(rest, "iam::"))
+		return -1;
+	rest = sv_sub(rest, 5, rest.n);
+	colon = sv_chr(rest, ':');
+	if (colon != 12)
+		return -1;
+	rest = sv_sub(rest, 13, rest.n);
+	return sv_starts(rest, "role/") && rest.n > 5 ? 0 : -1;
+}
+
+/*
+ * The STS endpoint: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else the regional
+ * endpoint of the partition (from the role ARN when there is one, else from
+ * the region's name).
+ */
+static void
+cred_sts_endpoint(struct cred_ctx *c, struct sv partition, char *out, size_t cap)
+{
+	const char *ep = cred_env(c, "AWS_ENDPOINT_URL_STS");
+	int cn;
+
+	if (!ep)
+		ep = cred_env(c, "AWS_ENDPOINT_URL");
+	if (ep) {
+		snprintf(out, cap, "%s", ep);
+		return;
+	}
+	cn = partition.n ? sv_eqz(partition, "aws-cn") : sv_starts(sv_z(c->region), "cn-");
+	snprintf(out, cap, "https://sts.%s.amazonaws.com%s", c->region, cn ? ".cn" : "");
+}
+
+/*
+ * Reads the Credentials of an STS answer (result is "AssumeRoleResult" or
+ * "AssumeRoleWithWebIdentityResult") into *out, or maps an error answer:
+ * ED_EXIT_AUTH "<label>: <Code>: <Message>" with the known secrets cut out.
+ */
+static int
+cred_sts_answer(const char *label, const char *result, struct sv xml, int status,
+    struct sv secret1, struct sv secret2, struct cred *out, struct err *e)
+{
+	char path[128], akid[128], exp[64], code[96], msg[300];
+	static char sec[128], tok[ED_MAX_CRED_TOKEN];
+	struct buf ab, sb, tb, xb, cb, mb;
+	int64_t expires = 0;
+	int rc;
+
+	if (status != 200) {
+		buf_init(&cb, code, sizeof(code));
+		buf_init(&mb, msg, sizeof(msg));
+		if (cred_xml_get(xml, "Error/Code", &cb) != 0)
+			snprintf(code, sizeof(code), "HTTP %d", status);
+		if (cred_xml_get(xml, "Error/Message", &mb) != 0)
+			snprintf(msg, sizeof(msg), "(no message)");
+		rc = err_set(e, ED_EXIT_AUTH, "%s: %s: %s", label, code, msg);
+		if (e->code == rc && strcmp(e->aws_type, "") == 0) {
+			e->http_status = status;
+			snprintf(e->aws_type, sizeof(e->aws_type), "%s", code);
+			buf_init(&cb, e->request_id, sizeof(e->request_id));
+			cred_xml_get(xml, "RequestId", &cb);
+		}
+		cred_redact(e->msg, sizeof(e->msg), secret1);
+		cred_redact(e->msg, sizeof(e->msg), secret2);
+		return rc;
+	}
+	buf_init(&ab, akid, sizeof(akid));
+	buf_init(&sb, sec, sizeof(sec));
+	buf_init(&tb, tok, sizeof(tok));
+	buf_init(&xb, exp, sizeof(exp));
+	snprintf(path, sizeof(path), "%s/Credentials/AccessKeyId", result);
+	rc = cred_xml_get(xml, path, &ab);
+	snprintf(path, sizeof(path), "%s/Credentials/SecretAccessKey", result);
+	rc |= cred_xml_get(xml, path, &sb);
+	snprintf(path, sizeof(path), "%s/Credentials/SessionToken", result);
+	rc |= cred_xml_get(xml, path, &tb);
+	snprintf(path, sizeof(path), "%s/Credentials/Expiration", result);
+	rc |= cred_xml_get(xml, path, &xb);
+	if (rc != 0 || cred_iso8601(sv_make(exp, xb.len), &expires) != 0)
+		rc = err_set(e, ED_EXIT_AUTH, "%s: STS answered without complete credentials", label);
+	else
+		rc = cred_set(out, sv_make(akid, ab.len), sv_make(sec, sb.len), sv_make(tok, tb.len),
+		    expires, label, e);
+	memset(sec, 0, sizeof(sec));
+	memset(tok, 0, sizeof(tok));
+	return rc;
+}
+
+/* One role to assume. */
+struct cred_role {
+	struct sv arn;
+	struct sv session;         /* "" -> ecs-deploy-<epoch> */
+	struct sv external_id;     /* may be empty */
+	struct sv web_token;       /* AssumeRoleWithWebIdentity when non-empty */
+	long duration;             /* seconds; 0 -> 3600 */
+};
+
+/*
+ * AssumeRole with signer's credentials, or AssumeRoleWithWebIdentity
+ * (unsigned) when role->web_token is set. label names the source in
+ * messages and becomes out->source.
+ */
+static int
+cred_sts_assume(struct cred_ctx *c, const struct cred *signer,
+    const struct cred_role *role, const char *label, struct cred *out, struct err *e)
+{
+	static char form[ED_MAX_WEB_TOKEN + 4096], xml[ED_MAX_META_BODY];
+	char endpoint[512], session[80];
+	struct buf fb, xb;
+	struct sv partition = sv_make("", 0);
+	int status = 0, rc;
+	int web = role->web_token.n > 0;
+
+	if (cred_role_arn_ok(role->arn, &partition) != 0)
+		return err_set(e, ED_EXIT_USAGE, "%s: '%.*s' is not an IAM role ARN "
+		    "(arn:aws:iam::123456789012:role/name)", label, (int)(role->arn.n > 200 ? 200 :
+		    role->arn.n), role->arn.p);
+	if (role->session.n)
+		snprintf(session, sizeof(session), "%.*s", (int)(role->session.n > 64 ? 64 :
+		    role->session.n), role->session.p);
+	else
+		snprintf(session, sizeof(session), "ecs-deploy-%lld",
+		    (long long)c->w->wall_now(c->w->ctx));
+	buf_init(&fb, form, sizeof(form));
+	cred_form_put(&fb, "Action", sv_z(web ? "AssumeRoleWithWebIdentity" : "AssumeRole"));
+	cred_form_put(&fb, "Version", sv_z(CRED_STS_VERSION));
+	cred_form_put(&fb, "RoleArn", role->arn);
+	cred_form_put(&fb, "RoleSessionName", sv_z(session));
+	if (role->duration) {
+		char d[24];
+
+		snprintf(d, sizeof(d), "%ld", role->duration);
+		cred_form_put(&fb, "DurationSeconds", sv_z(d));
+	}
+	if (role->external_id.n)
+		cred_form_put(&fb, "ExternalId", role->external_id);
+	if (web)
+		cred_form_put(&fb, "WebIdentityToken", role->web_token);
+	if (fb.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: request too big", label);
+	cred_sts_endpoint(c, partition, endpoint, sizeof(endpoint));
+	buf_init(&xb, xml, sizeof(xml));
+	rc = c->io->sts(c->io->sts_ctx, endpoint, c->region, web ? NULL : signer,
+	    sv_make(form, fb.len), &xb, &status, e);
+	memset(form, 0, sizeof(form));
+	if (rc != 0) {
+		char tmp[ED_MAX_ERRMSG];
+
+		snprintf(tmp, sizeof(tmp), "%s", e->msg);
+		snprintf(e->msg, sizeof(e->msg), "%.200s: %.300s", label, tmp);
+		return rc;
+	}
+	if (xb.overflow)
+		return err_set(e, ED_EXIT_AUTH, "%s: STS answer too big: ED_MAX_META_BODY", label);
+	rc = cred_sts_answer(label, web ? "AssumeRoleWithWebIdentityResult" : "AssumeRoleResult",
+	    sv_make(xml, xb.len), status, role->web_token,
+	    signer ? sv_z(signer->secret) : sv_make("", 0), out, e);
+	memset(xml, 0, sizeof(xml));
+	return rc;
+}
+
+/* Reads a web identity token file and assumes role_arn with it. */
+static int
+cred_web_identity(struct cred_ctx *c, const char *label, const char *file,
+    struct sv role_arn, struct sv session, long duration, struct cred *out, struct err *e)
+{
+	static char tokmem[ED_MAX_WEB_TOKEN];
+	struct cred_role r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = cred_token_file(c, label, file, tokmem, sizeof(tokmem), &r.web_token, e);
+	if (rc != 0)
+		return rc;
+	r.arn = role_arn;
+	r.session = session;
+	r.duration = duration;
+	rc = cred_sts_assume(c, NULL, &r, label, out, e);
+	memset(tokmem, 0, sizeof(tokmem));
+	return rc;
+}
+
+/* AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN [+ AWS_ROLE_SESSION_NAME]. */
+static int
+cred_from_web_env(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	const char *file = cred_env(c, "AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *arn = cred_env(c, "AWS_ROLE_ARN");
+
+	if (!file || !arn) {
+		cred_note(c, "web identity: %s unset",
+		    file ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE");
+		return CRED_NONE;
+	}
+	return cred_web_identity(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)", file, sv_z(arn),
+	    sv_z(cred_env(c, "AWS_ROLE_SESSION_NAME")), 0, out, e);
+}
+
+/* credential_source = Environment | Ec2InstanceMetadata | EcsContainer. */
+static int
+cred_from_named_source(struct cred_ctx *c, struct sv prof, struct sv src, struct cred *out,
+    struct err *e)
+{
+	int rc;
+
+	if (sv_eqz(src, "Environment"))
+		rc = cred_from_env(c, out, e);
+	else if (sv_eqz(src, "Ec2InstanceMetadata"))
+		rc = cred_from_imds(c, out, e);
+	else if (sv_eqz(src, "EcsContainer"))
+		rc = cred_from_container(c, out, e);
+	else
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: credential_source '%.*s' is not one of "
+		    "Environment, Ec2InstanceMetadata, EcsContainer", (int)prof.n, prof.p,
+		    (int)(src.n > 60 ? 60 : src.n), src.p);
+	if (rc == CRED_NONE)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: credential_source %.*s gave no "
+		    "credentials", (int)prof.n, prof.p, (int)src.n, src.p);
+	return rc;
+}
+
+/*
+ * The role settings of profile `name` (role_arn given): session name,
+ * external id, duration. Refuses mfa_serial (no prompt here).
+ */
+static int
+cred_profile_role(struct cred_ctx *c, struct sv name, struct sv arn, struct cred_role *r,
+    char *label, size_t cap, struct err *e)
+{
+	struct sv v;
+	long dur = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->arn = arn;
+	cred_prof_get(c, name, "role_session_name", &r->session);
+	cred_prof_get(c, name, "external_id", &r->external_id);
+	if (cred_prof_get(c, name, "duration_seconds", &v) && sv_to_long(v, 900, 43200, &dur) != 0)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: duration_seconds must be 900 to 43200",
+		    (int)name.n, name.p);
+	r->duration = dur;
+	if (cred_prof_get(c, name, "mfa_serial", &v))
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: mfa_serial needs a one-time code and "
+		    "ecs-deploy cannot prompt; use a profile without MFA or a credential_process",
+		    (int)name.n, name.p);
+	snprintf(label, cap, "profile %.*s (role_arn %.*s)", (int)name.n, name.p,
+	    (int)(arn.n > 200 ? 200 : arn.n), arn.p);
+	return 0;
+}
+
+/*
+ * Credentials of profile `name` in the SDKs' order: role_arn (base
+ * credentials from source_profile, which recurses, from credential_source,
+ * or a web_identity_token_file), static keys, credential_process. visited[]
+ * holds the `depth` profiles of the chain so far. CRED_NONE when the profile
+ * exists but holds no credentials.
+ */
+static int
+cred_from_profile(struct cred_ctx *c, struct sv name, int depth, struct sv *visited,
+    struct cred *out, struct err *e)
+{
+	struct cred base;
+	struct cred_role r;
+	struct sv arn, sp, cs, wf, cmd, v;
+	char label[320], file[1024];
+	int i, rc;
+
+	if (depth >= ED_MAX_ROLE_CHAIN)
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: role chain longer than "
+		    "ED_MAX_ROLE_CHAIN (%d profiles)", (int)name.n, name.p, ED_MAX_ROLE_CHAIN);
+	for (i = 0; i < depth; i++) {
+		if (sv_eq(visited[i], name))
+			return err_set(e, ED_EXIT_AUTH, "profile %.*s: source_profile loops back to "
+			    "it from profile %.*s", (int)name.n, name.p, (int)visited[depth - 1].n,
+			    visited[depth - 1].p);
+	}
+	if (!cred_prof_exists(c, name))
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s not found in %s or %s", (int)name.n,
+		    name.p, c->crd_path[0] ? c->crd_path : "(no credentials file)",
+		    c->cfg_path[0] ? c->cfg_path : "(no config file)");
+	visited[depth] = name;
+	if (!cred_prof_get(c, name, "role_arn", &arn)) {
+		rc = cred_from_profile_keys(c, name, out, e);
+		if (rc == CRED_NONE && cred_prof_get(c, name, "credential_process", &cmd))
+			rc = cred_from_process(c, name, cmd, out, e);
+		if (rc == CRED_NONE && (cred_prof_get(c, name, "sso_session", &v) ||
+		    cred_prof_get(c, name, "sso_start_url", &v)))
+			rc = err_set(e, ED_EXIT_AUTH, "profile %.*s uses IAM Identity Center (SSO), "
+			    "which ecs-deploy does not read; set credential_process = aws configure "
+			    "export-credentials --profile %.*s --format process", (int)name.n, name.p,
+			    (int)name.n, name.p);
+		return rc;
+	}
+	rc = cred_profile_role(c, name, arn, &r, label, sizeof(label), e);
+	if (rc != 0)
+		return rc;
+	if (cred_prof_get(c, name, "source_profile", &sp)) {
+		if (sv_eq(sp, name))
+			rc = cred_from_profile_keys(c, name, &base, e);
+		else
+			rc = cred_from_profile(c, sp, depth + 1, visited, &base, e);
+		if (rc == CRED_NONE)
+			rc = err_set(e, ED_EXIT_AUTH, "profile %.*s: source_profile %.*s has no "
+			    "credentials", (int)name.n, name.p, (int)sp.n, sp.p);
+	} else if (cred_prof_get(c, name, "credential_source", &cs)) {
+		rc = cred_from_named_source(c, name, cs, &base, e);
+	} else if (cred_prof_get(c, name, "web_identity_token_file", &wf)) {
+		cred_copy(file, sizeof(file), wf);
+		return cred_web_identity(c, label, file, arn, r.session, r.duration, out, e);
+	} else {
+		return err_set(e, ED_EXIT_AUTH, "profile %.*s: role_arn needs source_profile, "
+		    "credential_source or web_identity_token_file", (int)name.n, name.p);
+	}
+	if (rc == 0)
+		rc = cred_sts_assume(c, &base, &r, label, out, e);
+	cred_wipe(&base);
+	return rc;
+}
+
+/* The shared files' profile as a chain step. */
+static int
+cred_from_files(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	struct sv visited[ED_MAX_ROLE_CHAIN];
+	struct sv name;
+	int rc = cred_load_files(c, e);
+
+	if (rc != 0)
+		return rc;
+	name = sv_z(c->profile);
+	if (!cred_prof_exists(c, name) && !c->profile_explicit) {
+		cred_note(c, "shared files: no profile %s in %s, %s", c->profile,
+		    c->crd_path[0] ? c->crd_path : "(HOME unset)",
+		    c->cfg_path[0] ? c->cfg_path : "(HOME unset)");
+		return CRED_NONE;
+	}
+	rc = cred_from_profile(c, name, 0, visited, out, e);
+	if (rc == CRED_NONE)
+		cred_note(c, "shared files: profile %s has no credentials", c->profile);
+	return rc;
+}
+
+/* The chain without -a. */
+static int
+cred_chain(struct cred_ctx *c, struct cred *out, struct err *e)
+{
+	int rc = cred_from_args(c, out, e);
+
+	if (rc != CRED_NONE)
+		return rc;
+	if (c->opt.instance_only) {
+		rc = cred_from_container(c, out, e);
+		if (rc == CRED_NONE)
+			rc = cred_from_imds(c, out, e);
+		if (rc == CRED_NONE)
+			rc = err_set(e, ED_EXIT_AUTH, "--aws-instance-profile: no container or instance "
+			    "credentials; looked at: %s", c->looked);
+		return rc;
+	}
+	if (c->opt.profile && c->opt.profile[0]) {
+		rc = cred_from_files(c, out, e);
+		if (rc == CRED_NONE)
+			rc = err_set(e, ED_EXIT_AUTH, "profile %s has no credentials", c->profile);
+		return rc;
+	}
+	rc = cred_from_env(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_web_env(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_files(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_container(c, out, e);
+	if (rc == CRED_NONE)
+		rc = cred_from_imds(c, out, e);
+	if (rc == CRED_NONE)
+		rc = err_set(e, ED_EXIT_AUTH, "no AWS credentials found; looked at: %s", c->looked);
+	return rc;
+}
+
+/*
+ * Resolves region and credentials into c->region and c->cur (§7.1, §7.2)
+ * and applies -a on top. c->looked collects what the chain looked at.
+ */
+static int
+cred_resolve(struct cred_ctx *c, struct err *e)
+{
+	struct cred base;
+	struct cred_role r;
+	char label[600];
+	int rc;
+
+	c->lookedb.len = 0;
+	c->looked[0] = '\0';
+	rc = cred_region(c, e);
+	if (rc == 0)
+		rc = cred_chain(c, &base, e);
+	if (rc == 0 && c->opt.assume_role && c->opt.assume_role[0]) {
+		memset(&r, 0, sizeof(r));
+		r.arn = sv_z(c->opt.assume_role);
+		r.duration = 3600;
+		snprintf(label, sizeof(label), "role %.200s (-a) assumed with %s", c->opt.assume_role,
+		    base.source);
+		rc = cred_sts_assume(c, &base, &r, label, &c->cur, e);
+	} else if (rc == 0) {
+		c->cur = base;
+	}
+	cred_wipe(&base);
+	c->have = rc == 0;
+	c->resolved_at = c->w->wall_now(c->w->ctx);
+	return rc;
+}
+
+/* The refresh hook cred_fresh() calls: the same resolution again. */
+static int
+cred_refresh(struct cred_ctx *c, struct err *e)
+{
+	c->have = 0;
+	cred_wipe(&c->cur);
+	return cred_resolve(c, e);
+}
+
+/*
+ * Sets up c for a run and resolves: the product's entry point. io's sts seam
+ * must be bound (aws_query). Afterwards the AWS layer calls cred_fresh(c)
+ * before each signature and signs with c->cur.
+ */
+static int
+cred_start(struct cred_ctx *c, struct err *e)
+{
+	c->refresh = cred_refresh;
+	return cred_resolve(c, e);
+}
+
+/* Who the credentials belong to: STS GetCallerIdentity. */
+struct cred_who {
+	char arn[512];
+	char account[32];
+	char user_id[256];
+};
+
+static int
+cred_whoami(struct cred_ctx *c, struct cred_who *who, struct err *e)
+{
+	static char xml[ED_MAX_META_BODY];
+	char endpoint[512], form[96];
+	struct buf fb, xb, b;
+	int status = 0, rc;
+
+	memset(who, 0, sizeof(*who));
+	rc = cred_fresh(c, e);
+	if (rc != 0)
+		return rc;
+	buf_init(&fb, form, sizeof(form));
+	cred_form_put(&fb, "Action", sv_z("GetCallerIdentity"));
+	cred_form_put(&fb, "Version", sv_z(CRED_STS_VERSION));
+	cred_sts_endpoint(c, sv_make("", 0), endpoint, sizeof(endpoint));
+	buf_init(&xb, xml, sizeof(xml));
+	rc = c->io->sts(c->io->sts_ctx, endpoint, c->region, &c->cur, sv_make(form, fb.len), &xb,
+	    &status, e);
+	if (rc != 0)
+		return rc;
+	if (status != 200) {
+		struct cred dummy;
+
+		return cred_sts_answer("GetCallerIdentity", "", sv_make(xml, xb.len), status,
+		    sv_z(c->cur.secret), sv_z(c->cur.token), &dummy, e);
+	}
+	buf_init(&b, who->arn, sizeof(who->arn));
+	rc = cred_xml_get(sv_make(xml, xb.len), "GetCallerIdentityResult/Arn", &b);
+	buf_init(&b, who->account, sizeof(who->account));
+	rc |= cred_xml_get(sv_make(xml, xb.len), "GetCallerIdentityResult/Account", &b);
+	buf_init(&b, who->user_id, sizeof(who->user_id));
+	cred_xml_get(sv_make(xml, xb.len), "GetCallerIdentityResult/UserId", &b);
+	if (rc != 0)
+		return err_set(e, ED_EXIT_AUTH, "GetCallerIdentity: the answer has no Arn or Account");
+	return 0;
+}
+
+/* ---- one run's AWS session: the transport with credentials kept fresh -------- */
+
+struct aws_session {
+	struct aws aws;
+	struct cred_io io;
+	struct cred_ctx cred;
+};
+
+/* Copies the credentials in use into the transport, refreshing them first when they are about to expire. */
+static int
+aws_session_fresh(struct aws_session *s, struct err *e)
+{
+	int rc = cred_fresh(&s->cred, e);
+
+	if (rc != 0)
+		return rc;
+	memcpy(s->aws.creds.akid, s->cred.cur.akid, sizeof(s->aws.creds.akid));
+	memcpy(s->aws.creds.secret, s->cred.cur.secret, sizeof(s->aws.creds.secret));
+	memcpy(s->aws.creds.token, s->cred.cur.token, sizeof(s->aws.creds.token));
+	return 0;
+}
+
+/*
+ * Opens the AWS side of a run: the transport (aws_init: anchors, proxy,
+ * retries), then region and credentials (cred_start, whose STS calls and
+ * metadata requests use the transport's connections), and hands both to the
+ * transport. s is large: keep it static. 0, or the exit code with e set (3
+ * region or settings, 20 credentials, 22 network).
+ */
+static int
+aws_session_open(struct aws_session *s, struct world *w, const struct cred_opts *o,
+    const char *endpoint_url, const char *ca_bundle, int verbose, struct err *e)
+{
+	int rc = aws_init(&s->aws, w, NULL, endpoint_url, ca_bundle, verbose, e);
+
+	cred_io_system(&s->io, &s->aws.http);
+	s->io.sts = aws_query;
+	s->io.sts_ctx = &s->aws;
+	cred_init(&s->cred, w, &s->io, o);
+	if (rc == 0)
+		rc = cred_start(&s->cred, e);
+	if (s->cred.region[0])
+		snprintf(s->aws.region, sizeof(s->aws.region), "%s", s->cred.region);
+	if (rc == 0)
+		rc = aws_session_fresh(s, e);
+	return rc;
+}
+
+static void
+aws_session_close(struct aws_session *s)
+{
+	cred_wipe(&s->cred.cur);
+	sig_wipe(&s->aws.creds, sizeof(s->aws.creds));
+	aws_close(&s->aws);
+}
+
+/*
+ * The ECS call seam of section 11 for the product (ctx: struct
+ * aws_session *): credentials refreshed before expiry, then aws_ecs_call().
+ */
+static ED_UNUSED int
+aws_session_ecs_call(void *ctx, const char *op, struct sv body, struct json_doc *out,
+    struct err *e)
+{
+	struct aws_session *s = ctx;
+	int rc = aws_session_fresh(s, e);
+
+	return rc != 0 ? rc : aws_ecs_call(&s->aws, op, body, out, e);
 }
 
 /* ===== 11. ECS operations ================================================= */
@@ -5081,19 +7587,6 @@ ecs_init(struct ecs *c, int (*call)(void *, const char *, struct sv, struct json
 	c->call = call;
 	c->ctx = ctx;
 	c->ncalls = 0;
-}
-
-/*
- * The product's transport under struct ecs: aws_call() of service "ecs" with
- * the JSON 1.1 target of op. ctx is the struct aws.
- */
-static int
-ecs_aws_call(void *ctx, const char *op, struct sv body, struct json_doc *out, struct err *e)
-{
-	char target[128];
-
-	snprintf(target, sizeof(target), ECS_TARGET_PREFIX "%s", op);
-	return aws_call(ctx, "ecs", target, body, out, e);
 }
 
 /* Starts a request body: "{" in c->req. */
@@ -7452,6 +9945,7 @@ struct cli_opts {
 	int instance_profile, enable_rollback, use_latest, force_new, skip_check;
 	int run_task, wait_for_success, copy_tags, verbose, allow_no_match;
 	int render, dry_run, help, version;
+	int check;                  /* --check: region, endpoints, credentials, caller */
 	const char *container_images[ED_MAX_CONTAINER_IMAGES];
 	int n_container_images;
 
@@ -7503,6 +9997,7 @@ static const struct cli_flag cli_flags[] = {
 	{ NULL, "--copy-task-definition-tags", CLI_BOOL, CLI_S(copy_tags) },
 	{ "-v", "--verbose", CLI_BOOL, CLI_S(verbose) },
 	{ NULL, "--version", CLI_BOOL, CLI_S(version) },
+	{ NULL, "--check", CLI_BOOL, CLI_S(check) },
 	{ "-h", "--help", CLI_BOOL, CLI_S(help) },
 	{ NULL, "--container-image", CLI_REPEAT, CLI_S(container_images) },
 	{ NULL, "--allow-no-match", CLI_BOOL, CLI_S(allow_no_match) },
@@ -7538,6 +10033,8 @@ static const char cli_usage_text[] =
 "    -a | --aws-assume-role ARN     assume this role before any ECS call\n"
 "    --endpoint-url URL             ECS endpoint (else AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL)\n"
 "    --ca-bundle FILE               extra trusted CAs, PEM (else AWS_CA_BUNDLE)\n"
+"    --check                        show region, endpoints, credential source and caller\n"
+"                                   identity (STS GetCallerIdentity), then exit\n"
 "\n"
 "Optional arguments:\n"
 "    -t | --timeout SECONDS         wall-clock budget of each wait phase (default 90)\n"
@@ -7870,6 +10367,67 @@ cli_print_error(struct world *w, const struct err *e)
 	w_printf(w, 2, "ERROR: %s\n", e->msg);
 }
 
+/*
+ * --check (§7.1, §7.2): resolves region and credentials the way a deployment
+ * would, asks STS whose they are and prints what it found: never a secret,
+ * the access key id masked. Returns 0, or the resolver's code (3 region, 20
+ * credentials, 22 network) after printing the reason.
+ */
+/* What the command line says about credentials and region, for aws_session_open(). */
+static void
+cli_cred_opts(const struct cli_opts *o, struct cred_opts *co)
+{
+	memset(co, 0, sizeof(*co));
+	co->access_key = o->access_key;
+	co->secret_key = o->secret_key;
+	co->profile = o->profile;
+	co->region = o->region;
+	co->assume_role = o->assume_role;
+	co->instance_only = o->instance_profile;
+}
+
+static int
+cli_check(struct world *w, const struct cli_opts *o)
+{
+	static struct aws_session sess;
+	struct cred_ctx *c = &sess.cred;
+	struct cred_opts co;
+	struct cred_who who;
+	struct err e, ee;
+	char mask[16], ep[ED_MAX_URL];
+	int rc;
+
+	err_clear(&e);
+	cli_cred_opts(o, &co);
+	rc = aws_session_open(&sess, w, &co, o->endpoint_url, o->ca_bundle, o->verbose, &e);
+	if (c->region[0]) {
+		err_clear(&ee);
+		w_printf(w, 1, "region:       %s (from %s)\n", c->region, c->region_source);
+		if (aws_endpoint(&sess.aws, "ecs", ep, sizeof(ep), &ee) == 0)
+			w_printf(w, 1, "ECS endpoint: %s\n", ep);
+		cred_sts_endpoint(c, sv_make("", 0), ep, sizeof(ep));
+		w_printf(w, 1, "STS endpoint: %s\n", ep);
+	}
+	if (rc == 0) {
+		cred_mask(c->cur.akid, mask);
+		w_printf(w, 1, "credentials:  %s\n", c->cur.source);
+		w_printf(w, 1, "access key:   %s (%s)\n", mask, c->cur.expires ? "temporary" : "long-term");
+		if (c->cur.expires)
+			w_printf(w, 1, "expires in:   %lld min\n",
+			    (long long)((c->cur.expires - w->wall_now(w->ctx)) / 60));
+		rc = cred_whoami(c, &who, &e);
+	}
+	if (rc == 0) {
+		w_printf(w, 1, "caller:       %s\n", who.arn);
+		w_printf(w, 1, "account:      %s\n", who.account);
+		w_printf(w, 1, "user id:      %s\n", who.user_id);
+	} else {
+		cli_print_error(w, &e);
+	}
+	aws_session_close(&sess);
+	return rc;
+}
+
 /* The contents of --task-definition-file; lives for the whole run. */
 static char cli_file_mem[ED_MAX_TD_JSON];
 
@@ -8003,34 +10561,7 @@ cli_github(struct world *w, const struct cli_opts *o, const struct dep_result *r
 }
 
 static struct ecs cli_ecs_mem;
-static struct aws cli_aws_mem;
-
-/*
- * Credentials for a (§7.1, first part): -k/-s (with AWS_SESSION_TOKEN), else
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. The rest of
- * the chain belongs to section 9. ED_EXIT_AUTH when nothing is found.
- */
-static int
-cli_creds(struct world *w, const struct cli_opts *o, struct aws *a, struct err *e)
-{
-	const char *akid = o->access_key, *secret = o->secret_key;
-	const char *token = w_getenv(w, "AWS_SESSION_TOKEN");
-
-	if (!akid || !secret) {
-		akid = w_getenv(w, "AWS_ACCESS_KEY_ID");
-		secret = w_getenv(w, "AWS_SECRET_ACCESS_KEY");
-	}
-	if (!akid || !akid[0] || !secret || !secret[0])
-		return err_set(e, ED_EXIT_AUTH, "no AWS credentials: pass -k/-s or set "
-		    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-	if (strlen(akid) >= sizeof(a->creds.akid) || strlen(secret) >= sizeof(a->creds.secret) ||
-	    (token && strlen(token) >= sizeof(a->creds.token)))
-		return err_set(e, ED_EXIT_AUTH, "AWS credentials too long");
-	snprintf(a->creds.akid, sizeof(a->creds.akid), "%s", akid);
-	snprintf(a->creds.secret, sizeof(a->creds.secret), "%s", secret);
-	snprintf(a->creds.token, sizeof(a->creds.token), "%s", token ? token : "");
-	return 0;
-}
+static struct aws_session cli_sess;
 
 /*
  * Everything after argument checks: fills the engine's options, sets up the
@@ -8089,19 +10620,21 @@ cli_dispatch(struct world *w, struct cli_opts *o, const char *image, struct ecs 
 		ecs_init(ecs, cli_no_network, NULL);
 	}
 	if (ecs == NULL) {
-		rc = aws_init(&cli_aws_mem, w, o->region, o->endpoint_url, o->ca_bundle, o->verbose, &e);
-		if (rc == 0)
-			rc = cli_creds(w, o, &cli_aws_mem, &e);
+		struct cred_opts co;
+
+		cli_cred_opts(o, &co);
+		rc = aws_session_open(&cli_sess, w, &co, o->endpoint_url, o->ca_bundle, o->verbose, &e);
 		if (rc != 0) {
+			aws_session_close(&cli_sess);
 			cli_print_error(w, &e);
 			return rc;
 		}
 		ecs = &cli_ecs_mem;
-		ecs_init(ecs, ecs_aws_call, &cli_aws_mem);
+		ecs_init(ecs, aws_session_ecs_call, &cli_sess);
 	}
 	rc = dep_run(w, ecs, &d, &r, &e);
-	if (ecs == &cli_ecs_mem && ecs->ctx == &cli_aws_mem)
-		aws_close(&cli_aws_mem);
+	if (ecs == &cli_ecs_mem && ecs->ctx == &cli_sess)
+		aws_session_close(&cli_sess);
 	if (rc != 0 && !r.reported)
 		cli_print_error(w, &e);
 	if (o->json_output)
@@ -8141,6 +10674,8 @@ cli_run(struct world *w, int argc, char **argv, struct ecs *ecs)
 		    ED_VERSION, ED_LIBC, ED_BEARSSL, ED_JSMN);
 		return ED_OK;
 	}
+	if (o.check)
+		return cli_check(w, &o);
 	rc = cli_validate(&o, &e);
 	if (rc == ED_EXIT_USAGE) {
 		cli_print_error(w, &e);

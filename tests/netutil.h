@@ -15,20 +15,36 @@ struct nu_srv {
 	char pki[256];
 };
 
-/* Makes a PKI directory (once per process) and returns its path. */
+static char nu_dir[256];
+static pid_t nu_owner;
+
+static void
+nu_cleanup(void)
+{
+	char cmd[512];
+
+	if (nu_dir[0] && getpid() == nu_owner) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", nu_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", nu_dir);
+	}
+}
+
+/* Makes a PKI directory (once per process; removed at exit) and returns its path. */
 static const char *
 nu_pki(void)
 {
-	static char dir[256];
 	char cmd[512];
 
-	if (dir[0])
-		return dir;
-	snprintf(dir, sizeof(dir), "%s/ed-pki-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "sh tests/lib/mkpki.sh %s", dir);
+	if (nu_dir[0])
+		return nu_dir;
+	snprintf(nu_dir, sizeof(nu_dir), "%s/ed-pki-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	nu_owner = getpid();
+	atexit(nu_cleanup);
+	snprintf(cmd, sizeof(cmd), "sh tests/lib/mkpki.sh %s", nu_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "mkpki.sh failed\n");
-	return dir;
+	return nu_dir;
 }
 
 /* Starts faultsrv.py with TLS listeners for the comma-separated cert names. 0 or -1. */

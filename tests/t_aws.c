@@ -134,10 +134,40 @@ describe_works_and_keeps_one_connection(void)
 	CHECK(A.http.handshakes == 1);
 	CHECK(nu_stat(&srv, "handshakes") == 1);
 	CHECK(nu_stat(&srv, "authorized") == 10);
+	CHECK(strstr(nu_ctl(&srv, "/__stats", NULL), "\"agents\": [\"ecs-deploy/" ED_VERSION "\"") != NULL);
 	CHECK(A.retries == 0 && A.attempts == 10);
 	CHECK(strstr(tw.err, "aws: DescribeServices status 200, ") != NULL);
 	CHECK(strstr(tw.err, "request id req-10, 0 retries") != NULL);
 	CHECK(no_secrets());
+}
+
+/* Bodies larger than a TLS record both ways; a chunked answer with extensions and trailers. */
+static void
+large_bodies_over_tls(void)
+{
+	static char big[300001];
+	struct json_doc d;
+	struct err e;
+	long v = 0;
+	int t;
+
+	setup(NULL, NULL);
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	nu_ctl(&srv, "/__script", "[{\"pad\": 1000000}, {\"pad\": 50000, \"chunked\": true}]");
+	err_clear(&e);
+	CHECKF(aws_call(&A, "ecs", REGISTER, sv_make(big, sizeof(big) - 1), &d, &e) == 0, "%.400s", e.msg);
+	t = json_get(&d, 0, "bytes");
+	CHECK(t > 0 && json_long(&d, t, &v) == 0 && v == 300000);
+	t = json_get(&d, 0, "pad");
+	CHECK(t > 0 && json_raw(&d, t).n == 1000000);
+	CHECKF(call(DESCRIBE, &d, &e) == 0, "%.400s", e.msg);
+	t = json_get(&d, 0, "pad");
+	CHECK(t > 0 && json_raw(&d, t).n == 50000);
+	t = json_get(&d, 0, "services.0.serviceName");
+	CHECK(t > 0 && json_eq(&d, t, "web"));
+	CHECK(A.http.handshakes == 1);
 }
 
 static void
@@ -435,6 +465,42 @@ http_dates(void)
 	CHECK(aws_http_date("Fri, 27 Foo 2026 08:00:00 GMT") == -1);
 }
 
+static void
+send_query_protocol_raw(void)
+{
+	char mem[4096], url[ED_MAX_URL];
+	struct buf raw;
+	struct aws_msg m;
+	struct err e;
+
+	setup(NULL, NULL);
+	err_clear(&e);
+	CHECK(aws_endpoint(&A, "sts", url, sizeof(url), &e) == 0);
+	buf_init(&raw, mem, sizeof(mem));
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.service = "sts";
+	m.op = "GetCallerIdentity";
+	m.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+	m.body = sv_z("Action=GetCallerIdentity&Version=2011-06-15");
+	m.creds = &A.creds;
+	m.raw = &raw;
+	nu_ctl(&srv, "/__script", "[{\"throttle\": true}]");
+	CHECKF(aws_send(&A, &m, &e) == 0, "%.400s", e.msg);
+	CHECK(strstr(mem, "\"target\": \"\"") != NULL);    /* no X-Amz-Target was sent */
+	CHECK(A.retries == 1);                                /* GetCallerIdentity: retried */
+	CHECK(nu_stat(&srv, "authorized") == 2);
+	/* unsigned (AssumeRoleWithWebIdentity) */
+	m.op = "AssumeRoleWithWebIdentity";
+	m.creds = NULL;
+	CHECKF(aws_send(&A, &m, &e) == 0, "%.400s", e.msg);
+	CHECK(nu_stat(&srv, "authorized") == 2 && nu_stat(&srv, "requests") == 3);
+	/* an answer bigger than the caller's buffer */
+	buf_init(&raw, mem, 16);
+	CHECK(aws_send(&A, &m, &e) == ED_EXIT_AWS);
+	CHECK(strstr(e.msg, "too big") != NULL);
+}
+
 int
 main(void)
 {
@@ -446,6 +512,7 @@ main(void)
 	RUN(endpoints);
 	RUN(plain_http_only_loopback);
 	RUN(describe_works_and_keeps_one_connection);
+	RUN(large_bodies_over_tls);
 	RUN(throttling_burst_is_retried);
 	RUN(throttling_exhausts_attempts);
 	RUN(max_attempts_from_env);
@@ -465,6 +532,7 @@ main(void)
 	RUN(backoff_is_bounded);
 	RUN(idempotency_table);
 	RUN(http_dates);
+	RUN(send_query_protocol_raw);
 	aws_close(&A);
 	nu_stop(&srv);
 	return th_exit();

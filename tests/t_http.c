@@ -332,6 +332,7 @@ proxy_settings(void)
  * Modes, one per request the fake server reads on a connection:
  *   'o' answer 200 with body "ok"      'c' answer with Connection: close
  *   'x' read the request, close silently   's' read the request, stall 3 s
+ *   'b' answer with a Content-Length over ED_MAX_HTTP_BODY
  * The script for the n-th connection is scripts[n]; every request the
  * fake server reads is appended to a log file (one line per request).
  */
@@ -387,6 +388,13 @@ fake_serve(int fd, const char *script)
 				break;
 			if (*m == 'c')
 				break;
+		} else if (*m == 'b') {
+			const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n";
+
+			if (write(fd, r, strlen(r)) < 0)
+				break;
+			sleep(1);
+			break;
 		} else if (*m == 'x') {
 			break;
 		} else if (*m == 's') {
@@ -616,6 +624,36 @@ fresh_connection_failure_is_not_resent(void)
 }
 
 static void
+kept_connection_timeout_is_not_doubled(void)
+{
+	struct err e;
+	struct cap c;
+	int64_t t0, dt;
+
+	fake_setup("os", "o", NULL);
+	fc.read_timeout_ms = 300;
+	CHECK(fake_call("T.Describe", 1, &e, &c) == 0);
+	t0 = sys_mono_ms(NULL);
+	CHECK(fake_call("T.Describe", 1, &e, &c) == ED_EXIT_NETWORK);
+	dt = sys_mono_ms(NULL) - t0;
+	CHECKF(strstr(e.msg, "timed out") != NULL, "%.400s", e.msg);
+	CHECKF(dt < 550, "waited %lld ms: the timeout was waited twice", (long long)dt);
+	CHECK(fake_conns == 1 && fc.last_retryable == 1);
+}
+
+static void
+too_big_is_not_retryable(void)
+{
+	struct err e;
+	struct cap c;
+
+	fake_setup("b", "o", NULL);
+	CHECK(fake_call("T.Describe", 1, &e, &c) == ED_EXIT_NETWORK);
+	CHECK(strstr(e.msg, "too big: ED_MAX_HTTP_BODY") != NULL);
+	CHECK(fc.last_retryable == 0);
+}
+
+static void
 connect_failure(void)
 {
 	struct err e;
@@ -641,6 +679,54 @@ read_timeout(void)
 	CHECKF(strstr(e.msg, "timed out") != NULL, "%.400s", e.msg);
 	CHECKF(dt >= 250 && dt < 2500, "took %lld ms", (long long)dt);
 	CHECK(fc.last_retryable == 1);
+}
+
+/* A listener whose accept queue is full drops new SYNs: connect() hangs, the poll times out. */
+static void
+connect_timeout(void)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[8], i, fd, port;
+	struct err e;
+	int64_t t0, dt;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 0) == 0);
+	getsockname(lfd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	for (i = 0; i < 8; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM, 0);
+		fcntl(fill[i], F_SETFL, O_NONBLOCK);
+		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	sys_sleep_ms(NULL, 100);
+	err_clear(&e);
+	t0 = sys_mono_ms(NULL);
+	fd = http_sys_connect(NULL, "127.0.0.1", port, 300, &e);
+	dt = sys_mono_ms(NULL) - t0;
+	CHECKF(fd < 0 && e.code == ED_EXIT_NETWORK, "fd %d: %.300s", fd, e.msg);
+	CHECKF(strstr(e.msg, "timed out") != NULL, "%.400s", e.msg);
+	CHECKF(dt >= 250 && dt < 2000, "took %lld ms", (long long)dt);
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < 8; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
+static void
+connect_refused_real(void)
+{
+	struct err e;
+	int fd;
+
+	err_clear(&e);
+	fd = http_sys_connect(NULL, "localhost", 1, 1000, &e);
+	CHECK(fd < 0);
+	CHECKF(strstr(e.msg, "cannot connect to localhost port 1: Connection refused") != NULL, "%.400s", e.msg);
 }
 
 static void
@@ -915,8 +1001,12 @@ main(void)
 	RUN(idle_closed_connection_is_replaced_before_sending);
 	RUN(idempotent_request_is_resent_once);
 	RUN(fresh_connection_failure_is_not_resent);
+	RUN(kept_connection_timeout_is_not_doubled);
+	RUN(too_big_is_not_retryable);
 	RUN(connect_failure);
 	RUN(read_timeout);
+	RUN(connect_timeout);
+	RUN(connect_refused_real);
 	RUN(request_too_big);
 	if (fc.w)
 		http_client_close(&fc);

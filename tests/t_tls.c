@@ -250,27 +250,49 @@ self_signed_trusted_by_bundle(void)
 	CHECKF(call(srv.port[3], &e, &b) == 0, "%.400s", e.msg);
 }
 
-static void
-ip_literal_is_not_a_dns_name(void)
+/* One POST to https://HOST:port/. */
+static int
+call_host(const char *host, int port, struct err *e, struct body *out)
 {
 	static struct http_parser hp;
 	struct http_url u;
 	struct http_req rq;
-	struct err e;
-	struct body b;
-	char url[64];
+	char url[96];
 
-	setup_client(1);
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d", srv.port[0]);
-	err_clear(&e);
-	CHECK(http_url_parse(&u, url, "t", &e) == 0);
+	snprintf(url, sizeof(url), "https://%s:%d", host, port);
+	err_clear(e);
+	if (http_url_parse(&u, url, "t", e) != 0)
+		return e->code;
 	memset(&rq, 0, sizeof(rq));
 	rq.method = sv_z("POST");
 	rq.path = sv_z("/");
-	http_parser_init(&hp, 0, sink, &b);
-	b.n = 0;
-	CHECK(http_do(&hc, &u, &rq, &hp, &e) == ED_EXIT_NETWORK);
-	CHECKF(strstr(e.msg, "not valid for host name 127.0.0.1") != NULL, "%.400s", e.msg);
+	out->n = 0;
+	out->b[0] = '\0';
+	http_parser_init(&hp, 0, sink, out);
+	return http_do(&hc, &u, &rq, &hp, e);
+}
+
+/* BearSSL matches DNS names only; IP literals are checked against iPAddress names. */
+static void
+ip_literal_matches_ip_names(void)
+{
+	struct err e;
+	struct body b;
+
+	setup_client(1);
+	CHECKF(call_host("127.0.0.1", srv.port[0], &e, &b) == 0, "%.400s", e.msg);
+	CHECK(strstr(b.b, "\"n\": ") != NULL);
+	CHECK(hc.handshakes == 1);
+	setup_client(1);
+	CHECK(call_host("127.0.0.1", srv.port[1], &e, &b) == ED_EXIT_NETWORK);   /* wronghost: no IP names */
+	CHECKF(strstr(e.msg, "certificate is not valid for IP address 127.0.0.1") != NULL, "%.400s", e.msg);
+	CHECK(hc.last_retryable == 0 && hc.handshakes == 0);
+	setup_client(1);
+	CHECK(call_host("127.0.0.1", srv.port[2], &e, &b) == ED_EXIT_NETWORK);   /* expired: still refused */
+	CHECKF(strstr(e.msg, "certificate expired") != NULL, "%.400s", e.msg);
+	setup_client(1);
+	CHECK(call_host("127.0.0.1", srv.port[4], &e, &b) == ED_EXIT_NETWORK);   /* unknown CA: still refused */
+	CHECKF(strstr(e.msg, "unknown CA") != NULL, "%.400s", e.msg);
 }
 
 static void
@@ -299,7 +321,7 @@ main(void)
 	RUN(test_ca_needs_bundle);
 	RUN(validation_time_comes_from_world);
 	RUN(self_signed_trusted_by_bundle);
-	RUN(ip_literal_is_not_a_dns_name);
+	RUN(ip_literal_matches_ip_names);
 	if (hc.w)
 		http_client_close(&hc);
 	nu_stop(&srv);

@@ -23,6 +23,8 @@ Actions: {"status": 503, "body": {...} or "text", "headers": {...}}
          {"stall": seconds}            say nothing for that long, then close
          {"close_after": true}         answer, then close without saying so
          {"raw": "text"}               send these bytes, then close
+         {"pad": N, "chunked": bool}   a normal answer with an N-byte "pad" member,
+                                       optionally in 1000-byte chunks with trailers
 With check_date, a request whose X-Amz-Date is more than 300 s from the
 server's clock (real time + clock_offset) gets 403 InvalidSignatureException
 "Signature expired" and a Date header with the server's clock.
@@ -47,7 +49,7 @@ def reset():
     with LOCK:
         STATE.clear()
         STATE.update(script=[], clock_offset=0, check_date=False, connections=0,
-                     handshakes=0, requests=0, targets=[], amzdates=[], authorized=0)
+                     handshakes=0, requests=0, targets=[], amzdates=[], agents=[], authorized=0)
 
 
 def read_request(f):
@@ -130,6 +132,7 @@ def handle(sock, tls):
         with LOCK:
             STATE["requests"] += 1
             STATE["targets"].append(target)
+            STATE["agents"].append(headers.get("user-agent", ""))
             STATE["amzdates"].append(headers.get("x-amz-date", ""))
             if headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
                 STATE["authorized"] += 1
@@ -168,7 +171,20 @@ def handle(sock, tls):
         out = {"target": target, "n": n, "bytes": len(body),
                "services": [{"serviceName": "web", "status": "ACTIVE", "desiredCount": 2,
                              "runningCount": 2, "deployments": []}], "failures": []}
-        send(sock, 200, out)
+        if "pad" in action:
+            out["pad"] = "x" * int(action["pad"])
+        if action.get("chunked"):
+            data = json.dumps(out).encode()
+            head = ("HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                    "x-amzn-RequestId: req-%d\r\nTransfer-Encoding: chunked\r\n\r\n" % n)
+            parts = [head.encode()]
+            for i in range(0, len(data), 1000):
+                piece = data[i:i + 1000]
+                parts.append(b"%x;ext=1\r\n" % len(piece) + piece + b"\r\n")
+            parts.append(b"0\r\nX-Trailer: done\r\n\r\n")
+            sock.sendall(b"".join(parts))
+        else:
+            send(sock, 200, out)
         if action.get("close_after"):
             return
 

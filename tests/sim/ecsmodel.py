@@ -190,7 +190,6 @@ class Behaviour:
 
 class Sim:
     def __init__(self, scenario, now):
-        self.log = []          # problems worth a test's attention (shape drops, unknown ops)
         self.load(scenario, now)
 
     # ---- scenario ------------------------------------------------------------------------
@@ -472,6 +471,13 @@ class Sim:
         return t, None
 
     # ---- the operations are in ecsops.py (mixed in below) --------------------------------
+
+
+def capacity_launch_type(strategy):
+    """The launch type a capacity provider strategy amounts to (FARGATE / FARGATE_SPOT providers
+    run Fargate tasks; any other provider is an Auto Scaling group of EC2 instances)."""
+    names = [s.get("capacityProvider", "") for s in strategy or []]
+    return "FARGATE" if names and all(n.startswith("FARGATE") for n in names) else "EC2"
 
 
 def td_resources(rec):

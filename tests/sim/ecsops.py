@@ -8,7 +8,7 @@ ECS uses for the same condition, where we know them.
 import copy
 import re
 
-from ecsmodel import ApiError, client_error, invalid, page, parse_resource
+from ecsmodel import ApiError, client_error, invalid, page, parse_resource, capacity_launch_type
 from ecssched import Service, default_dc
 
 FAMILY_RE = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
@@ -292,7 +292,9 @@ class Ops:
             raise client_error("TaskDefinition is inactive")
         if p.get("desiredCount", 0) < 0:
             raise invalid("desiredCount can't be negative")
-        self.check_launch(rec, p.get("launchType"), p.get("networkConfiguration"))
+        self.check_launch(rec, p.get("launchType") or (capacity_launch_type(p.get("capacityProviderStrategy"))
+                                                       if p.get("capacityProviderStrategy") else None),
+                          p.get("networkConfiguration"))
         svc = Service(self, cl, name, rec, p, self.t)
         self.services[arn] = svc
         if p.get("tags"):
@@ -302,9 +304,9 @@ class Ops:
             dep.sd.set_status("IN_PROGRESS", self.t)
             dep.sd.started_at = self.t
             for _ in range(svc.desired):
-                t, why = self.start_task(cl, rec, dep.launch_type or "EC2", "service:" + name, dep.id,
-                                         service=svc, deployment=dep, network=dep.network,
-                                         platform_version=dep.platform_version)
+                t, why = self.start_task(cl, rec, dep.launch_type or capacity_launch_type(svc.capacity_providers),
+                                         "service:" + name, dep.id, service=svc, deployment=dep,
+                                         network=dep.network, platform_version=dep.platform_version)
                 if t is None:
                     raise ValueError("scenario service %s cannot be placed: %s" % (name, why[0]))
                 t.force_running(self.t)
@@ -563,7 +565,7 @@ class Ops:
             raise invalid("Count must be between 1 and 10.")
         if p.get("launchType") and p.get("capacityProviderStrategy"):
             raise invalid("Specifying both a launch type and capacity provider strategy is not supported.")
-        lt = p.get("launchType") or "EC2"
+        lt = p.get("launchType") or capacity_launch_type(p.get("capacityProviderStrategy"))
         self.check_launch(rec, lt, p.get("networkConfiguration"))
         if p.get("startedBy") and len(p["startedBy"]) > 128:
             raise invalid("startedBy must be at most 128 characters.")

@@ -27,7 +27,7 @@ import hashlib
 import math
 import uuid
 
-from ecsmodel import LIVE, STAGES_BG, ceil_pct, floor_pct, digits
+from ecsmodel import LIVE, STAGES_BG, ceil_pct, floor_pct, digits, capacity_launch_type
 
 
 def default_dc(dc):
@@ -211,7 +211,8 @@ class Service:
             self.launch_type = "EC2"
         self.capacity_providers = params.get("capacityProviderStrategy")
         self.network = params.get("networkConfiguration")
-        self.platform_version = params.get("platformVersion") if self.launch_type == "FARGATE" else None
+        self.platform_version = params.get("platformVersion") \
+            if (self.launch_type or capacity_launch_type(self.capacity_providers)) == "FARGATE" else None
         self.dc = default_dc(params.get("deploymentConfiguration"))
         self.controller = params.get("deploymentController", {"type": "ECS"})
         self.params = params
@@ -283,7 +284,6 @@ class Service:
         for sd in self.sds:
             if sd.in_progress() and rollback_of is None:
                 sd.set_status("STOPPED", now, "Service deployment was superseded by a newer deployment.")
-                sd.target.frozen = False
         self.deployments.insert(0, dep)
         self.td_arn = td_arn
         self.steady_announced = False
@@ -310,6 +310,10 @@ class Service:
         if dep is not None and t.failed:
             dep.failed_tasks += 1
             dep.updated_at = now
+            if dep.failed_tasks >= 10 and dep.failed_tasks % 10 == 0:
+                self.event("(service %s) is unable to consistently start tasks successfully. For more "
+                           "information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+                           % self.name, now, dedupe=True)
         if t.stop_code == "ServiceSchedulerInitiated" and t.last == "RUNNING":
             self.stopped_batch.append(t)
 
@@ -320,7 +324,8 @@ class Service:
         started = 0
         rec = sim.td_find(dep.td_arn)
         for _ in range(n):
-            t, why = sim.start_task(self.cluster, rec, dep.launch_type or "EC2", "service:" + self.name,
+            lt = dep.launch_type or capacity_launch_type(self.capacity_providers)
+            t, why = sim.start_task(self.cluster, rec, lt, "service:" + self.name,
                                     dep.id, service=self, deployment=dep, network=dep.network,
                                     platform_version=dep.platform_version)
             if t is None:

@@ -3,6 +3,7 @@
 
     python3 tests/sim/ecssim.py --scenario tests/sim/scenarios/demo.json [--speed 60] [--port 0]
                                 [--http-port 0] [--control-port 0] [--no-auth] [--no-tls] [--pki DIR]
+                                [--tls-cert server|wronghost|expired|selfsigned|unknownca]
 
 Prints one JSON line with its URLs, then serves until killed:
     {"ecs": "https://127.0.0.1:P", "http": "http://127.0.0.1:P", "control": "http://127.0.0.1:P",
@@ -18,6 +19,7 @@ See README.md for the control API and the scenario format.
 import argparse
 import datetime
 import email.utils
+import fcntl
 import hashlib
 import hmac
 import json
@@ -301,7 +303,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
                          "from HTTP: '%s' != '%s', from '%s'." % (sdate, xdate[:8], xdate))
     if region != ctx.region:
         raise auth_error("InvalidSignatureException",
-                         "Credential should be scoped to a valid region. ")
+                         "Credential should be scoped to a valid region, not '%s'. " % region)
     if service != "ecs":
         raise auth_error("InvalidSignatureException", "Credential should be scoped to correct service: 'ecs'. ")
     signed = [h.strip().lower() for h in parts["SignedHeaders"].split(";")]
@@ -312,7 +314,7 @@ def verify_sigv4(ctx, method, raw_path, headers, body, scheme):
         if token != cred["session_token"]:
             raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
         exp = cred.get("expiration")
-        if exp is not None and time.time() >= exp:
+        if exp is not None and server_now >= exp:
             raise auth_error("ExpiredTokenException", "The security token included in the request is expired")
     elif token:
         raise auth_error("UnrecognizedClientException", "The security token included in the request is invalid.")
@@ -503,6 +505,7 @@ class Server(ThreadingHTTPServer):
             except (ssl.SSLError, OSError) as e:
                 with ctx.lock:
                     ctx.transport["https"]["handshake_failures"] += 1
+                    del ctx.transport["https"]["failure_reasons"][:-49]
                     ctx.transport["https"]["failure_reasons"].append(str(e)[:200])
                 return
             with ctx.lock:
@@ -510,6 +513,14 @@ class Server(ThreadingHTTPServer):
                 if request.session_reused:
                     ctx.transport["https"]["resumed"] += 1
             request.settimeout(None)
+            try:
+                self.RequestHandlerClass(request, client_address, self, conn_id=conn_id)
+            finally:
+                try:
+                    request.close()   # the wrapped socket is ours to close
+                except OSError:
+                    pass
+            return
         self.RequestHandlerClass(request, client_address, self, conn_id=conn_id)
 
 
@@ -665,7 +676,7 @@ def state_json(ctx):
             "taskDefinitions": tds, "services": services,
             "tasks": [t.out(True) for t in sim.tasks.values()],
             "transport": ctx.transport, "handshakes": ctx.transport["https"]["handshakes"],
-            "faults": ctx.faults, "problems": ctx.problems + sim.log, "calls": len(ctx.calls)}
+            "faults": ctx.faults, "problems": ctx.problems, "calls": len(ctx.calls)}
 
 
 class ControlHandler(BaseHTTPRequestHandler):
@@ -800,8 +811,13 @@ class ControlHandler(BaseHTTPRequestHandler):
 
 
 def ensure_pki(pki_dir):
+    """mkpki.sh into pki_dir, under a lock: simulators started side by side share the directory
+    and must not mix a CA from one run with a server certificate from another."""
     script = os.path.join(HERE, "..", "lib", "mkpki.sh")
-    subprocess.run(["sh", script, pki_dir], check=True)
+    os.makedirs(pki_dir, exist_ok=True)
+    with open(os.path.join(pki_dir, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["sh", script, pki_dir], check=True)
     return pki_dir
 
 
@@ -810,7 +826,7 @@ def _url(scheme, host, port):
 
 
 def start(scenario, host="127.0.0.1", port=0, http_port=0, control_port=0, speed=None, no_auth=False,
-          tls=True, pki=None):
+          tls=True, pki=None, tls_cert="server"):
     """Start the servers in background threads. Returns (ctx, urls, servers)."""
     ctx = Context(scenario, speed=speed, no_auth=no_auth)
     servers = []
@@ -820,7 +836,7 @@ def start(scenario, host="127.0.0.1", port=0, http_port=0, control_port=0, speed
         ensure_pki(pki)
         sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         sctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        sctx.load_cert_chain(os.path.join(pki, "server.pem"), os.path.join(pki, "server.key"))
+        sctx.load_cert_chain(os.path.join(pki, tls_cert + ".pem"), os.path.join(pki, tls_cert + ".key"))
         s = Server((host, port), EcsHandler, ctx, tls=sctx, kind="https")
         servers.append(s)
         urls["ecs"] = _url("https", host, s.server_address[1])
@@ -866,13 +882,16 @@ def main(argv=None):
     ap.add_argument("--no-auth", action="store_true")
     ap.add_argument("--no-tls", action="store_true")
     ap.add_argument("--pki", help="directory for mkpki.sh output (default: a per-user temp dir)")
+    ap.add_argument("--tls-cert", default="server",
+                    choices=["server", "wronghost", "expired", "selfsigned", "unknownca"],
+                    help="which mkpki.sh certificate the HTTPS endpoint presents (default: server)")
     a = ap.parse_args(argv)
     if a.host not in ("127.0.0.1", "::1", "localhost") and not a.host.startswith("127."):
         ap.error("the simulator only listens on loopback")
     with open(a.scenario) as f:
         sc = json.load(f)
     ctx, urls, servers = start(sc, a.host, a.port, a.http_port, a.control_port, a.speed, a.no_auth,
-                               not a.no_tls, a.pki)
+                               not a.no_tls, a.pki, a.tls_cert)
     sys.stdout.write(json.dumps(urls) + "\n")
     sys.stdout.flush()
     try:

@@ -735,6 +735,27 @@ def crashing_and_unhealthy_tasks_without_rollback():
 
 
 @test
+def events_newest_first_capped_at_100():
+    sc = json.load(open(os.path.join(SCEN, "demo.json")))
+    sc["services"][0]["deploymentConfiguration"]["deploymentCircuitBreaker"] = {"enable": False, "rollback": False}
+    with Simulator(sc) as s:
+        c = s.client()
+        arn = new_revision(c, "web", "registry.example.com/acme/web:bad")
+        c.update_service(cluster="demo", service="web", taskDefinition=arn)
+        s.advance(3600)
+        sv = service(c, "demo", "web")
+        eq(len(sv["events"]), 100, "events kept")
+        times = [e["createdAt"] for e in sv["events"]]
+        check(times == sorted(times, reverse=True), "events newest first")
+        check((times[0] - times[-1]).total_seconds() < 3500, "the oldest events were dropped")
+        eq(sv["deployments"][0]["rolloutState"], "IN_PROGRESS", "without a breaker the deployment keeps trying")
+        check(sv["deployments"][0]["failedTasks"] > 100, "failedTasks %r" % sv["deployments"][0]["failedTasks"])
+        eq(sv["runningCount"], 2, "the old tasks keep serving")
+        check(any("is unable to consistently start tasks successfully" in e["message"] for e in sv["events"]),
+              "no 'unable to consistently start tasks' event")
+
+
+@test
 def desired_count_zero():
     with Simulator("demo.json") as s:
         c = s.client()
@@ -1013,6 +1034,10 @@ def no_capacity_events():
         check(any("Capacity is unavailable at this time" in e["message"] for e in sv["events"]), "Fargate capacity event")
         r = c.run_task(cluster="fg", taskDefinition="f", launchType="FARGATE", networkConfiguration=net)
         eq((r["tasks"], r["failures"][0]["reason"].startswith("Capacity is unavailable")), ([], True), "RunTask at capacity")
+        r = c.run_task(cluster="bare", taskDefinition="f", networkConfiguration=net,
+                       capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
+        check(r["failures"] and r["failures"][0]["reason"].startswith("Capacity is unavailable"),
+              "a FARGATE_SPOT capacity provider runs Fargate tasks: %r" % r["failures"])
         msgs = [e["message"] for e in service(c, "bare", "e")["events"]]
         check(msgs and "No Container Instances were found in your cluster" in msgs[0], "no instances event: %r" % msgs[:1])
         expect_error(lambda: c.run_task(cluster="fg", taskDefinition="e", launchType="FARGATE"), "ClientException",
@@ -1177,19 +1202,21 @@ def fault_throttling_and_server_errors():
 def fault_reset_truncate_slow_chunked_close():
     with Simulator("demo.json") as s:
         body = {"cluster": "demo", "services": ["web"]}
-        for kind in ("reset", "truncate", "reset_before"):
-            s.ctl("/fault", {"kind": kind, "count": 1})
-            conn = make_conn(s)
-            try:
-                st, h, b = raw_call(s, "DescribeServices", body, conn=conn)
-                raise Fail("%s: a whole answer arrived (%d, %d bytes)" % (kind, st, len(b)))
-            except (ConnectionResetError, http.client.IncompleteRead, http.client.RemoteDisconnected,
-                    ConnectionAbortedError, BrokenPipeError):
-                pass
-            conn.close()
+        for tls in (False, True):
+            for kind in ("reset", "truncate", "reset_before"):
+                s.ctl("/fault", {"kind": kind, "count": 1})
+                conn = make_conn(s, tls=tls)
+                try:
+                    st, h, b = raw_call(s, "DescribeServices", body, conn=conn, tls=tls)
+                    raise Fail("%s (tls %s): a whole answer arrived (%d, %d bytes)" % (kind, tls, st, len(b)))
+                except (ConnectionResetError, http.client.IncompleteRead, http.client.RemoteDisconnected,
+                        ConnectionAbortedError, BrokenPipeError, ssl.SSLError):
+                    pass
+                conn.close()
         calls = s.ctl("/calls")
-        eq([c.get("fault") for c in calls], ["reset", "truncate", "reset_before"], "faults logged")
+        eq([c.get("fault") for c in calls], ["reset", "truncate", "reset_before"] * 2, "faults logged")
         eq([c["status"] for c in calls[:2]], [200, 200], "reset/truncate happen after the work is done")
+        s.ctl("/calls", method="DELETE")
         s.ctl("/fault", {"kind": "slow", "seconds": 1.0, "count": 1})
         t0 = time.monotonic()
         st, h, b = raw_call(s, "DescribeServices", body)
@@ -1247,6 +1274,55 @@ def tls_handshakes_counted_and_keepalive():
         with socket.create_connection((host, int(port)), timeout=10) as raw:
             with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
                 eq(tls.version() in ("TLSv1.2", "TLSv1.3"), True, "TLS version")
+
+
+@test
+def concurrent_clients_while_the_clock_runs():
+    with Simulator("demo.json", ["--speed", "600"]) as s:
+        s.ctl("/clock", {"pause": False})
+        c = s.client(tls=True)
+        arn = new_revision(c, "web", "registry.example.com/acme/web:2.0")
+        c.update_service(cluster="demo", service="web", taskDefinition=arn)
+        errors = []
+
+        def worker(n):
+            cl = s.client(tls=bool(n % 2))
+            try:
+                for _ in range(15):
+                    sv = service(cl, "demo", "web")
+                    arns = cl.list_tasks(cluster="demo", serviceName="web")["taskArns"]
+                    if arns:
+                        cl.describe_tasks(cluster="demo", tasks=arns)
+                    check(sv["deployments"], "no deployments")
+            except Exception as e:  # collected, reported below
+                errors.append("%s: %s" % (type(e).__name__, e))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(worker, range(8)))
+        eq(errors, [], "errors under concurrency")
+        deadline = time.monotonic() + 30
+        while service(c, "demo", "web")["deployments"][0]["rolloutState"] != "COMPLETED":
+            check(time.monotonic() < deadline, "rollout did not complete in real time at 600x")
+            time.sleep(0.2)
+        eq(s.ctl("/state")["problems"], [], "problems")
+
+
+@test
+def broken_certificates_on_request():
+    for name, why in (("expired", "expired"), ("wronghost", "match"), ("selfsigned", "self"), ("unknownca", "issuer")):
+        with Simulator("demo.json", ["--tls-cert", name]) as s:
+            host, port = host_port(s.urls["ecs"])
+            ctx = ssl.create_default_context(cafile=s.urls["ca"])
+            try:
+                with socket.create_connection((host, port), timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost"):
+                        pass
+                raise Fail("%s: the handshake succeeded" % name)
+            except ssl.SSLCertVerificationError as e:
+                check(why in str(e), "%s: %s" % (name, e))
+            deadline = time.monotonic() + 5
+            while s.ctl("/state")["transport"]["https"]["handshake_failures"] < 1:
+                check(time.monotonic() < deadline, "%s: failed handshake not counted" % name)
+                time.sleep(0.1)
 
 
 @test
