@@ -8516,10 +8516,12 @@ td_no_match(const struct td_changes *ch, const char *image, struct err *e)
  * 18 failed and rolled back, 19 one-off task failed, 21 for the CODE_DEPLOY and
  * EXTERNAL deployment controllers (not supported yet).
  *
- * Memory: one static engine state (about 0.4 MiB, mostly the task-definition
- * body and one page of task ARNs); tasks are processed one DescribeTasks page
- * at a time, never all at once. Limits: ED_MAX_TD_JSON, ED_MAX_TD_TOKENS,
- * ED_MAX_SEEN, ED_MAX_REVISIONS, ED_MAX_DC.
+ * Memory: one static engine state (about 0.3 MiB: the task-definition body,
+ * one page of task ARNs, the printed-ids sets) plus static arrays that are
+ * touched only when used (file tokens, --max-definitions revisions); tasks are
+ * processed one DescribeTasks page at a time, never all at once (a 1,000-task
+ * deployment peaks under 1 MiB RSS). Limits: ED_MAX_TD_JSON, ED_MAX_TD_TOKENS,
+ * ED_MAX_SEEN, ED_MAX_REVISIONS, ED_MAX_DC, ED_MAX_EVENT, ED_MAX_TOKEN_STR.
  */
 
 #ifndef ED_MAX_TD_JSON
@@ -10624,17 +10626,19 @@ cli_dispatch(struct world *w, struct cli_opts *o, const char *image, struct ecs 
 
 		cli_cred_opts(o, &co);
 		rc = aws_session_open(&cli_sess, w, &co, o->endpoint_url, o->ca_bundle, o->verbose, &e);
-		if (rc != 0) {
+		if (rc == 0) {
+			ecs = &cli_ecs_mem;
+			ecs_init(ecs, aws_session_ecs_call, &cli_sess);
+		} else {
 			aws_session_close(&cli_sess);
-			cli_print_error(w, &e);
-			return rc;
+			r.status = dep_status(rc);
 		}
-		ecs = &cli_ecs_mem;
-		ecs_init(ecs, aws_session_ecs_call, &cli_sess);
 	}
-	rc = dep_run(w, ecs, &d, &r, &e);
-	if (ecs == &cli_ecs_mem && ecs->ctx == &cli_sess)
-		aws_session_close(&cli_sess);
+	if (ecs != NULL) {
+		rc = dep_run(w, ecs, &d, &r, &e);
+		if (ecs == &cli_ecs_mem && ecs->ctx == &cli_sess)
+			aws_session_close(&cli_sess);
+	}
 	if (rc != 0 && !r.reported)
 		cli_print_error(w, &e);
 	if (o->json_output)
