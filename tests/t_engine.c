@@ -795,9 +795,59 @@ netconf_shorthand(void)
 	CHECK(dep_netconf("awsvpcConfiguration={subnets=[a", &b) != 0);
 }
 
+static const struct step drain_stuck[] = {
+	{ "DescribeServices", DESC_SVC_START, 0 },
+	{ "DescribeTaskDefinition", DESC_TD5, 0 },
+	{ "RegisterTaskDefinition", REG_TD6, 0 },
+	{ "UpdateService", UPD_TD6, 0 },
+	{ "DescribeServices", POLL(2, 0, 0, "IN_PROGRESS", ""), 0 },
+	{ "ListTasks", LIST2, 0 },
+	{ "DescribeTasks", DESC2, 0 },
+	{ "DescribeServices", POLL(2, 0, 0, "IN_PROGRESS", ""), 0 },
+	{ "DescribeServices", POLL(2, 0, 0, "IN_PROGRESS", ""), 0 },
+	{ "DescribeServices", POLL(2, 0, 0, "IN_PROGRESS", ""), 0 },
+};
+
+static void
+phase_2_timeout_has_its_own_error_line(void)
+{
+	int rc = RUN_SCRIPT(drain_stuck, "-c", "c", "-n", "web", "-i", "registry.example.com/team/web:2", "-t", "2");
+
+	CHECKF(rc == 1, "exit %d", rc);
+	CHECK_SCRIPT();
+	CHECKF(strstr(tw.out, "Service updated successfully, new task definition running.\n") != NULL, "%s", tw.out);
+	CHECKF(strstr(tw.out, "ERROR: Service deployment did not complete within 2 seconds (rollout IN_PROGRESS, 2 deployments)\n") != NULL, "%s", tw.out);
+	CHECK(strstr(tw.out, "Service deployment successful") == NULL);
+}
+
+static const struct step storm[] = {
+	{ "DescribeServices", DESC_SVC_START, 0 },
+	{ "DescribeTaskDefinition", DESC_TD5, 0 },
+	{ "RegisterTaskDefinition", REG_TD6, 0 },
+	{ "UpdateService", UPD_TD6, 0 },
+	{ "DescribeServices", POLL(0, 2, 7, "IN_PROGRESS", ""), 0 },
+	{ "ListTasks", "{'taskArns':['" ARN ":task/c/x1']}", 0 },
+	{ "DescribeTasks", "{'tasks':[{'taskArn':'" ARN ":task/c/x1','taskDefinitionArn':'" TD6 "','lastStatus':'STOPPED','stoppedReason':'CannotPullContainerError: not found','containers':[{'name':'web','reason':'CannotPullContainerError'}]}]}", 0 },
+};
+
+static void
+stopped_task_storm_fails_fast_15(void)
+{
+	int rc = RUN_SCRIPT(storm, "-c", "c", "-n", "web", "-i", "registry.example.com/team/web:2", "-t", "600");
+
+	CHECKF(rc == 15, "exit %d", rc);
+	CHECK_SCRIPT();
+	CHECKF(strstr(tw.err, "new tasks keep stopping (7 failed, none running)") != NULL, "%s", tw.err);
+	CHECKF(strstr(tw.out, "stopped task x1: CannotPullContainerError: not found") != NULL, "%s", tw.out);
+	CHECKF(strstr(tw.out, "container web: no exit code, CannotPullContainerError") != NULL, "%s", tw.out);
+	CHECK(tw.slept_ms == 0);
+}
+
 int
 main(void)
 {
+	RUN(phase_2_timeout_has_its_own_error_line);
+	RUN(stopped_task_storm_fails_fast_15);
 	RUN(service_deploy_happy_path);
 	RUN(copy_tags_and_min_max);
 	RUN(no_matching_container_is_exit_14);

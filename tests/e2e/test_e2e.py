@@ -507,6 +507,18 @@ def max_definitions_reads_every_page():
 
 
 @test
+def deploy_survives_a_flaky_network():
+    # throttled DescribeServices, UpdateService answer reset after the work was done, a truncated
+    # ListTasks answer, chunked DescribeTasks answers
+    SIMU.load("faults.json")
+    rc, out, err = run(["-c", "demo", "-n", "web", "-i", "registry.example.com/acme/web:2.0", "-t", "60"] + FAST)
+    expect(rc, 0, out, err)
+    check(len(SIMU.calls("RegisterTaskDefinition")) == 1, "registered once")
+    svc = service(SIMU.state(), "web")
+    check(svc["taskDefinition"].endswith("web:2") and len(svc["deployments"]) == 1, svc["deployments"])
+
+
+@test
 def code_deploy_controller_is_exit_21():
     sc = demo()
     sc["services"][0]["deploymentController"] = {"type": "CODE_DEPLOY"}
