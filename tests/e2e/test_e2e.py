@@ -566,6 +566,20 @@ def blue_green_alarm_rollback_is_15():
 
 
 @test
+def canary_and_linear_deploy():
+    for strategy, extra in (("CANARY", {"canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1}}),
+                            ("LINEAR", {"linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 1}})):
+        sc = bluegreen()
+        dc = sc["services"][0]["deploymentConfiguration"]
+        dc.update(extra, strategy=strategy, bakeTimeInMinutes=0)
+        SIMU.load(sc, speed=120)
+        rc, out, err = run(["-c", "shop", "-n", "shop", "-i", "registry.example.com/acme/shop:2.0", "-t", "60"] + FAST)
+        expect(rc, 0, out, err)
+        check("lifecycle stage PRODUCTION_TRAFFIC_SHIFT\n" in out, (strategy, out))
+        check(service(SIMU.state(), "shop")["taskDefinition"].endswith("shop:2"), strategy)
+
+
+@test
 def blue_green_pause_hook_is_17():
     sc = bluegreen()
     dc = sc["services"][0]["deploymentConfiguration"]
