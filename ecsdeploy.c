@@ -8569,7 +8569,7 @@ struct dep_opts {
 
 /* How the run ended, for --output json and the GitHub Actions outputs. */
 struct dep_result {
-	const char *status;           /* "success", "timeout", "failed", ... (see dep_status) */
+	const char *status;           /* "deployed", "timed-out", "rolled-back", ... (dep_status) */
 	char new_td[ED_MAX_ARN];
 	char prev_td[ED_MAX_ARN];
 	char deployment_id[ED_MAX_ARN];
@@ -9858,20 +9858,28 @@ dep_service(struct dep *d)
 	return 0;
 }
 
-/* The summary word for exit code rc (§9). */
+/*
+ * The summary word for exit code rc (§9), as --output json and the GitHub
+ * Action's "status" output spell it (kebab-case).
+ */
 static const char *
-dep_status(int rc)
+dep_status(const struct dep_opts *o, int rc)
 {
 	switch (rc) {
-	case ED_OK: return "success";
-	case ED_EXIT_TIMEOUT: return "timeout";
-	case ED_EXIT_ROLLBACK_FAILED: return "rollback_failed";
-	case ED_EXIT_NO_MATCH: return "no_match";
+	case ED_OK:
+		if (o && o->render)
+			return "rendered";
+		if (o && o->dry_run)
+			return "dry-run";
+		return o && !o->service ? "registered" : "deployed";
+	case ED_EXIT_TIMEOUT: return "timed-out";
+	case ED_EXIT_ROLLBACK_FAILED: return "rollback-failed";
+	case ED_EXIT_NO_MATCH: return "no-match";
 	case ED_EXIT_FAILED: return "failed";
 	case ED_EXIT_SUPERSEDED: return "superseded";
 	case ED_EXIT_PAUSED: return "paused";
-	case ED_EXIT_ROLLED_BACK: return "rolled_back";
-	case ED_EXIT_TASK_FAILED: return "task_failed";
+	case ED_EXIT_ROLLED_BACK: return "rolled-back";
+	case ED_EXIT_TASK_FAILED: return "task-failed";
 	default: return "error";
 	}
 }
@@ -9913,7 +9921,7 @@ dep_run(struct world *w, struct ecs *c, const struct dep_opts *o, struct dep_res
 	} else {
 		rc = dep_taskdef(d);
 	}
-	r->status = dep_status(rc);
+	r->status = dep_status(o, rc);
 	r->calls = c->ncalls;
 	r->elapsed_ms = w->mono_ms(w->ctx) - d->t0;
 	return rc;
@@ -10631,7 +10639,7 @@ cli_dispatch(struct world *w, struct cli_opts *o, const char *image, struct ecs 
 			ecs_init(ecs, aws_session_ecs_call, &cli_sess);
 		} else {
 			aws_session_close(&cli_sess);
-			r.status = dep_status(rc);
+			r.status = dep_status(&d, rc);
 		}
 	}
 	if (ecs != NULL) {

@@ -763,19 +763,19 @@ json_output_and_github(void)
 		rc = cli_run(&w, 9, argv, &tecs);
 	}
 	CHECKF(rc == 0, "exit %d %s", rc, tw.err);
-	CHECKF(strncmp(tw.out, "{\"status\":\"success\",\"exitCode\":0,", 33) == 0, "stdout is only the summary: %s", tw.out);
+	CHECKF(strncmp(tw.out, "{\"status\":\"deployed\",\"exitCode\":0,", 34) == 0, "stdout is only the summary: %s", tw.out);
 	CHECKF(strstr(tw.out, "\"taskDefinitionArn\":\"" TD6 "\"") && strstr(tw.out, "\"deploymentId\":\"ecs-svc/2\""), "%s", tw.out);
 	CHECK(strstr(tw.err, "New task definition: " TD6) != NULL);
 	fd = open(outp, O_RDONLY);
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	CHECKF(strcmp(buf, "task-definition-arn=" TD6 "\ndeployment-id=ecs-svc/2\nstatus=success\n") == 0, "GITHUB_OUTPUT: %s", buf);
+	CHECKF(strcmp(buf, "task-definition-arn=" TD6 "\ndeployment-id=ecs-svc/2\nstatus=deployed\n") == 0, "GITHUB_OUTPUT: %s", buf);
 	fd = open(sump, O_RDONLY);
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	CHECKF(strstr(buf, "ecs-deploy: success") != NULL, "summary: %s", buf);
+	CHECKF(strstr(buf, "ecs-deploy: deployed") != NULL, "summary: %s", buf);
 	unlink(outp);
 	unlink(sump);
 }
