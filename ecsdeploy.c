@@ -8521,7 +8521,8 @@ td_no_match(const struct td_changes *ch, const char *image, struct err *e)
  * touched only when used (file tokens, --max-definitions revisions); tasks are
  * processed one DescribeTasks page at a time, never all at once (a 1,000-task
  * deployment peaks under 1 MiB RSS). Limits: ED_MAX_TD_JSON, ED_MAX_TD_TOKENS,
- * ED_MAX_SEEN, ED_MAX_REVISIONS, ED_MAX_DC, ED_MAX_EVENT, ED_MAX_TOKEN_STR.
+ * ED_MAX_SEEN, ED_MAX_REVISIONS, ED_MAX_DC, ED_MAX_EVENT, ED_MAX_TOKEN_STR,
+ * ED_MAX_PAGES.
  */
 
 #ifndef ED_MAX_TD_JSON
@@ -8538,6 +8539,9 @@ td_no_match(const struct td_changes *ch, const char *image, struct err *e)
 #endif
 #ifndef ED_MAX_DC
 #define ED_MAX_DC 4096              /* bytes of a service's deploymentConfiguration */
+#endif
+#ifndef ED_MAX_PAGES
+#define ED_MAX_PAGES 2000           /* pages of one listing (ListTasks, ListTaskDefinitions) we follow */
 #endif
 #ifndef ED_MAX_EVENT
 #define ED_MAX_EVENT (64 * 1024)    /* bytes of one service event message we read */
@@ -8778,12 +8782,15 @@ dep_scan_tasks(struct dep *d, const char *ds, long *count)
 {
 	const struct dep_opts *o = d->o;
 	struct sv arns[ED_MAX_LIST];
-	int rc, i, n;
+	int rc, i, n, pages = 0;
 
 	*count = 0;
 	d->token[0] = '\0';
 	do {
 		int list;
+
+		if (++pages > ED_MAX_PAGES)
+			return err_set(d->e, ED_EXIT_INTERNAL, "too big: ED_MAX_PAGES (ListTasks)");
 
 		rc = ecs_list_tasks(d->c, o->cluster, d->svc_name, ds, d->token, &d->doc, d->e);
 		if (rc != 0)
@@ -9233,7 +9240,7 @@ dep_prune(struct dep *d)
 	char family[300], prefix[ED_MAX_ARN];
 	long n = 0, keep_new = -1, keep_prev = -1, excess, i;
 	long rev;
-	int rc;
+	int rc, pages = 0;
 
 	dep_family(d->r->new_td, family, sizeof(family));
 	snprintf(prefix, sizeof(prefix), "%.*s", (int)(sv_rchr(sv_z(d->r->new_td), ':') + 1),
@@ -9247,6 +9254,8 @@ dep_prune(struct dep *d)
 	do {
 		int list;
 
+		if (++pages > ED_MAX_PAGES)
+			return err_set(d->e, ED_EXIT_INTERNAL, "too big: ED_MAX_PAGES (ListTaskDefinitions)");
 		rc = ecs_list_td(d->c, family, d->token, j, d->e);
 		if (rc != 0)
 			return rc;
