@@ -3,8 +3,11 @@
 # scenario (cluster "demo", service "web" running registry.example.com/acme/web:1.0 on two
 # tasks), then deploy with the real binary BIN over TLS:
 #   1. web:2.0, which rolls out and succeeds (exit 0);
-#   2. web:bad, whose image cannot be pulled: the deployment fails, ecs-deploy rolls back to
-#      the revision that ran before, waits for the rollback and exits 18.
+#   2. web:bad, whose image cannot be pulled, with --enable-rollback: the new tasks fail to start,
+#      ECS's circuit breaker (configured with rollback on this service) rolls the service back to
+#      the revision that ran before, and ecs-deploy reports exactly that with the stopped tasks'
+#      reasons and exits 15, instead of issuing a second rollback (§5.6). On a service without a
+#      circuit breaker the same run rolls back itself, waits, and exits 18.
 # Everything stays on loopback; the simulator is stopped on exit.
 set -eu
 BIN=${1:-./ecs-deploy}
@@ -51,5 +54,5 @@ echo
 echo "== 1. a deployment that succeeds"
 run -c demo -n web -i registry.example.com/acme/web:2.0 -t 120
 echo
-echo "== 2. a deployment whose image cannot be pulled, with --enable-rollback"
+echo "== 2. a deployment whose image cannot be pulled, with --enable-rollback (ECS's circuit breaker rolls it back)"
 run -c demo -n web -i registry.example.com/acme/web:bad -t 60 --enable-rollback
