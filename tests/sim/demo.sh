@@ -7,7 +7,10 @@
 #      ECS's circuit breaker (configured with rollback on this service) rolls the service back to
 #      the revision that ran before, and ecs-deploy reports exactly that with the stopped tasks'
 #      reasons and exits 15, instead of issuing a second rollback (§5.6). On a service without a
-#      circuit breaker the same run rolls back itself, waits, and exits 18.
+#      circuit breaker the same run rolls back itself, waits, and exits 18:
+#   3. web:bad on service "api", which has no circuit breaker: the new tasks never start, the
+#      wait times out, ecs-deploy rolls back to the previous revision, waits for that rollout
+#      and exits 18.
 # Everything stays on loopback; the simulator is stopped on exit.
 set -eu
 BIN=${1:-./ecs-deploy}
@@ -21,7 +24,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-python3 "$HERE/ecssim.py" --scenario "$HERE/scenarios/demo.json" --speed "$SPEED" \
+# The demo scenario plus a service "api" like "web" but without a circuit breaker, so that the
+# third run shows ecs-deploy's own rollback.
+python3 - "$HERE/scenarios/demo.json" "$WORK/demo.json" <<'PY'
+import copy, json, sys
+s = json.load(open(sys.argv[1]))
+api = copy.deepcopy(s["services"][0])
+api["serviceName"] = "api"
+api["deploymentConfiguration"].pop("deploymentCircuitBreaker", None)
+s["services"].append(api)
+json.dump(s, open(sys.argv[2], "w"))
+PY
+python3 "$HERE/ecssim.py" --scenario "$WORK/demo.json" --speed "$SPEED" \
 	> "$WORK/urls" 2> "$WORK/sim.log" &
 SIM_PID=$!
 i=0
@@ -56,3 +70,6 @@ run -c demo -n web -i registry.example.com/acme/web:2.0 -t 120
 echo
 echo "== 2. a deployment whose image cannot be pulled, with --enable-rollback (ECS's circuit breaker rolls it back)"
 run -c demo -n web -i registry.example.com/acme/web:bad -t 60 --enable-rollback
+echo
+echo "== 3. the same image on a service without a circuit breaker: ecs-deploy rolls back itself"
+run -c demo -n api -i registry.example.com/acme/web:bad -t 15 --enable-rollback
