@@ -23,20 +23,21 @@
  *       |
  *     ecs_ (11)  the ECS operations we use
  *       |
- *     aws_ (10)  aws_call(): endpoint, sign, send, retry, map errors
+ *     aws_ (10)  aws_send()/aws_call(): endpoint, sign, send, retry, map errors;
+ *       |        then STS (aws_query) and aws_session: the credential chain + ECS
  *       |                     \
- *     cred_ (9)  credentials   sig_ (5)  SigV4
+ *     cred_ (9)  credential sources   sig_ (5)  SigV4
  *       |
  *     json_/jw_ (8)  JSON reader (jsmn) and writer
  *     http_ (7)  HTTP/1.1 client      tls_ (6)  TLS over BearSSL, trust anchors
  *       |
  *     world (4)  seams to the outside: clocks, sleep, env, files, output, randomness
  *     err_ (3)   the sticky error record
- *     sv_ buf_ ar_ (2)  string views, bounded writers, arenas
+ *     sv_ buf_ (2)  string views, bounded writers
  *
  * Contents:
  *   1. Includes, version, limits, exit codes
- *   2. Utilities: string views, bounded buffers, arenas
+ *   2. Utilities: string views, bounded buffers
  *   3. Errors
  *   4. The world: seams to the outside
  *   5. SHA-256, HMAC and SigV4 signing
@@ -57,6 +58,19 @@
  * otherwise an ED_EXIT_* code) and the first failure fills the sticky error record
  * in the context; nothing below the CLI prints or exits. Memory is bounded: every
  * limit is a named ED_MAX_* constant that tests may shrink.
+ *
+ * Limits (each an #ifndef constant in its own section): ED_MAX_HTTP_BODY 8 MiB and
+ * ED_MAX_JSON_BYTES 4 MiB / ED_MAX_JSON_TOKENS 131072 per answer, ED_MAX_HTTP_HEAD 64 KiB,
+ * ED_MAX_CA_BUNDLE 1 MiB, ED_MAX_CANONICAL 16 KiB per signed request, ED_MAX_REQUEST 64 KiB
+ * per ECS request we build, ED_MAX_TD_JSON 128 KiB per task definition, ED_MAX_LIST 100 ARNs
+ * per ListTasks page / DescribeTasks call, ED_MAX_PAGES 2000 pages per listing, timeouts
+ * ED_CONNECT_TIMEOUT_MS 10 s and ED_READ_TIMEOUT_MS 30 s. Over a limit is an error that
+ * names the limit ("too big: ED_MAX_..."), never a crash or a silent cut.
+ *
+ * Exit codes (§9): 0 ok, 1 timeout, 2 rollback failed, 3 usage, 5-13 the shell tool's
+ * validation codes, 14 no container matched, 15 FAILED on ECS's side, 16 superseded,
+ * 17 paused at a hook, 18 rolled back, 19 one-off task failed, 20 credentials, 21 AWS
+ * rejected a request, 22 network/TLS, 70 internal. The enum in section 1 is the source.
  *
  * Start reading at cli_main(), then dep_run().
  */
@@ -153,7 +167,7 @@ enum {
 	ED_EXIT_INTERNAL = 70
 };
 
-/* ===== 2. Utilities: string views, bounded buffers, arenas ================ */
+/* ===== 2. Utilities: string views, bounded buffers ======================= */
 /*
  * struct sv is a pointer+length view into bytes somebody else owns; it is never
  * NUL-terminated by contract. struct buf is a bounded writer over caller-owned
