@@ -169,7 +169,7 @@ PASSED=0
 FAILED=0
 LOGDIR=${TMPDIR:-/tmp}/ecs-deploy-test.$$
 
-count_log() { # name log rc
+count_log() { # name log rc [seconds]
 	p=$(grep -c '^PASS: ' "$2" || true)
 	f=$(grep -c '^FAIL: ' "$2" || true)
 	if [ "$3" != 0 ] && [ "$f" = 0 ]; then
@@ -177,16 +177,16 @@ count_log() { # name log rc
 		f=1
 	fi
 	PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
-	printf '%-40s %4d passed, %d failed\n' "$1" "$p" "$f"
+	printf '%-40s %4d passed, %d failed%s\n' "$1" "$p" "$f" "${4:+ ($4 s)}"
 	grep '^FAIL: ' "$2" | sed 's/^/    /' || true
 }
 
 run_test() { # name command...
 	name=$1; shift
 	log=$LOGDIR/$(printf '%s' "$name" | tr '/ ' '__').log
-	rc=0
+	rc=0; t0=$(date +%s)
 	"$@" > "$log" 2>&1 || rc=$?
-	count_log "$name" "$log" "$rc"
+	count_log "$name" "$log" "$rc" "$(( $(date +%s) - t0 ))"
 }
 
 # check NAME CONDITION-COMMAND...: one PASS/FAIL line for a shell-level check.

@@ -11,7 +11,10 @@ Run from the repository root (./build.sh test does; $ECSDEPLOY_BIN names the bin
   - then GitHub's expression evaluation is simulated (the forms action.yml uses:
     inputs.NAME, '...' strings, &&, ||, !, format(), parentheses) for several input sets,
     and the real binary runs with the resulting arguments, in a network namespace of its
-    own when unshare(1) allows it (so nothing it does can leave this machine).
+    own when unshare(1) allows it (so nothing it does can leave this machine);
+  - with GITHUB_ACTIONS=true, deployments against the ECS simulator (loopback) through the
+    arguments action.yml gives: $GITHUB_OUTPUT gets task-definition-arn, deployment-id and
+    status, $GITHUB_STEP_SUMMARY a summary, stdout ::error:: lines on failure.
 Prints PASS:/FAIL: lines.
 """
 
@@ -237,6 +240,117 @@ def stage(path, name):
     return lines
 
 
+# ---- the action's outputs, from deployments against the ECS simulator -------------------------
+AKID, SECRET = "AKIDSIMULATOR0000001", "simulator/secret/key/0000000000000000001"
+TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:"
+
+
+def start_sim():
+    """tests/sim/ecssim.py on loopback (scenario demo.json: cluster demo, service web on
+    registry.example.com/acme/web:1.0); returns (process, urls)."""
+    import json
+    p = subprocess.Popen([sys.executable, os.path.join("tests", "sim", "ecssim.py"), "--scenario",
+                          os.path.join("tests", "sim", "scenarios", "demo.json"), "--speed", "300"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    if not line:
+        p.kill()
+        return None, None
+    return p, json.loads(line)
+
+
+def read_outputs(path):
+    """$GITHUB_OUTPUT as the runner reads it: NAME=VALUE lines (and NAME<<EOF blocks)."""
+    out, lines, i = {}, open(path).read().splitlines(), 0
+    while i < len(lines):
+        l = lines[i]
+        if "<<" in l and ("=" not in l or l.index("<<") < l.index("=")):
+            name, delim = l.split("<<", 1)
+            j = lines.index(delim, i + 1)
+            out[name] = "\n".join(lines[i + 1:j])
+            i = j + 1
+            continue
+        name, _, val = l.partition("=")
+        out[name] = val
+        i += 1
+    return out
+
+
+def simulator_cases(action):
+    """GITHUB_ACTIONS=true: the real binary, with the arguments action.yml gives for the inputs,
+    writes task-definition-arn, deployment-id and status to $GITHUB_OUTPUT, a summary to
+    $GITHUB_STEP_SUMMARY, and ::error:: lines on failure — one successful deployment and two
+    failing ones (no container matches; the rollout fails and ECS rolls back)."""
+    if not os.path.isfile(os.path.join("tests", "sim", "ecssim.py")):
+        print("SKIP: action outputs against the simulator: tests/sim is not in this tree")
+        return
+    sim, urls = start_sim()
+    check("action outputs: the ECS simulator starts", sim is not None)
+    if sim is None:
+        return
+    import json
+    import urllib.request
+
+    def sim_get(path):
+        with urllib.request.urlopen(urls["control"] + path, timeout=30) as f:
+            return json.loads(f.read())
+    try:
+        base = {"cluster": "demo", "service-name": "web", "region": "us-east-1", "timeout": "60",
+                "poll-interval": "0.25", "endpoint-url": urls["ecs"].replace("127.0.0.1", "localhost"),
+                "ca-bundle": urls["ca"]}
+        go, gs = os.path.join(TMP, "github_output"), os.path.join(TMP, "step_summary")
+
+        def deploy(image, **more):
+            for f in (go, gs):   # the runner gives each step fresh, empty files
+                open(f, "w").close()
+            argv = action_args(action, dict(base, image=image, **more))
+            env = {"PATH": "/usr/bin:/bin", "HOME": TMP, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": go,
+                   "GITHUB_STEP_SUMMARY": gs, "AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
+                   "AWS_EC2_METADATA_DISABLED": "true"}
+            p = subprocess.run([BIN] + argv, capture_output=True, text=True, env=env, timeout=120)
+            return p.returncode, p.stdout, p.stderr, read_outputs(go), open(gs).read()
+
+        rc, out, err, o, summ = deploy("registry.example.com/acme/web:2.0")
+        why = "exit %d outputs %r\nstdout %s\nstderr %s" % (rc, o, out[-1500:], err[-500:])
+        svc = [s for s in sim_get("/state")["services"] if s["serviceName"] == "web"][0]
+        primary = [d["id"] for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"]
+        check("action outputs: a successful deployment exits 0 with 'Service deployment successful.'",
+              rc == 0 and "Service deployment successful." in out, why)
+        check("action outputs: task-definition-arn is the new revision (%s)" % o.get("task-definition-arn"),
+              o.get("task-definition-arn") == TD + "2", why)
+        check("action outputs: deployment-id is the service's PRIMARY deployment in ECS (%s)" % o.get("deployment-id"),
+              bool(primary) and o.get("deployment-id") == primary[0], "ECS has %r; %s" % (primary, why))
+        check("action outputs: status=deployed", o.get("status") == "deployed", why)
+        check("action outputs: exactly the three outputs are written", sorted(o) == ["deployment-id", "status",
+                                                                                 "task-definition-arn"], why)
+        check("action outputs: the step summary names the status, the new revision and the deployment",
+              "deployed" in summ and TD + "2" in summ and o.get("deployment-id", "-") in summ, summ)
+        check("action outputs: no ::error:: line on success", "::error::" not in out + err, out)
+
+        rc, out, err, o, summ = deploy("ghcr.io/x/y:1")
+        why = "exit %d outputs %r\nstdout %s\nstderr %s" % (rc, o, out[-1500:], err[-500:])
+        errs = [l for l in out.splitlines() if l.startswith("::error::")]
+        check("action outputs: an image matching no container exits 14 with one ::error:: line on stdout",
+              rc == 14 and len(errs) == 1 and "matched no container" in errs[0], why)
+        check("action outputs: ... status=no-match and no revision nor deployment",
+              o.get("status") == "no-match" and not o.get("task-definition-arn") and not o.get("deployment-id"), why)
+        check("action outputs: ... the summary says no-match and the reason",
+              "no-match" in summ and "matched no container" in summ, summ)
+
+        rc, out, err, o, summ = deploy("registry.example.com/acme/web:bad")   # its pull fails
+        why = "exit %d outputs %r\nstdout %s\nstderr %s" % (rc, o, out[-1500:], err[-500:])
+        errs = [l for l in out.splitlines() if l.startswith("::error::")]
+        check("action outputs: a rollout ECS fails and rolls back exits 15 with an ::error:: line naming the rollback",
+              rc == 15 and len(errs) == 1 and "rolled the service back" in errs[0], why)
+        check("action outputs: ... status=failed, task-definition-arn is the failed revision, deployment-id is set",
+              o.get("status") == "failed" and o.get("task-definition-arn") == TD + "3"
+              and o.get("deployment-id", "").startswith("ecs-svc/"), why)
+        check("action outputs: ... the summary says failed", "failed" in summ and TD + "3" in summ, summ)
+    finally:
+        sim.kill()
+        sim.wait()
+
+
 def main():
     action = yaml.safe_load(open("action.yml"))
     flags = tool_flags()
@@ -383,9 +497,7 @@ def main():
          err_has="--render and --dry-run cannot be combined")
     case("output 'yaml' is rejected (exit 3)",
          {"cluster": "c", "service-name": "s", "image": "nginx", "output": "yaml"}, 3, err_has="--output must be")
-    # HOOK(deploy-engine): once the tool writes task-definition-arn, deployment-id and
-    # status to $GITHUB_OUTPUT, run a deployment against the simulator here and check
-    # the file (TMP/github_output) holds the three outputs.
+    simulator_cases(action)
 
     shutil.rmtree(TMP, ignore_errors=True)
     return 1 if failures else 0

@@ -11,8 +11,10 @@
 #   5. builds action.Dockerfile from what a fresh clone gives (no vendor/dl: the build
 #      stage fetches and verifies the pinned sources itself) and checks the two builds
 #      produced the same binary bytes; compares with the host's ./build.sh output too;
-#   6. HOOK(deploy-engine): a deployment from the image against the ECS simulator,
-#      switched on by itself once the binary can deploy.
+#   6. deployments against the ECS simulator (in a network namespace of the test's own):
+#      the image deploys web:2.0; the action image, started the way GitHub's runner starts
+#      it with the arguments action.yml gives, deploys web:3.0 and writes the action's
+#      outputs to the mounted $GITHUB_OUTPUT and a summary to $GITHUB_STEP_SUMMARY.
 # Prints PASS:/FAIL: lines and the time each step took. Needs root (apt, runc).
 set -u
 
@@ -180,9 +182,7 @@ if buildah bud --quiet --pull=never --layers=false --timestamp 0 --network host 
 	rc=$?
 	ok "action image, started like the runner does, gives exit 7 for a missing cluster (got $rc)" \
 		sh -c "[ $rc = 7 ] && grep -q 'CLUSTER is required' '$T/out'"
-	# HOOK(deploy-engine): when the tool writes its outputs, assert here that
-	# $T/fc/set_output_1 holds task-definition-arn, deployment-id and status after a
-	# deployment against the simulator (see section 6).
+	ACTION_IMG=localhost/ecs-deploy-action:test   # section 6 deploys with it too
 else
 	sed 's/^/    /' "$T/action.log" | tail -n 30
 	fail "action.Dockerfile builds from a fresh clone's files" "see the lines above"
@@ -205,12 +205,10 @@ else
 	echo "SKIP: comparison with the host's binary: host toolchain differs from the archive's ($why)"
 fi
 
-# ---- 6. HOOK(deploy-engine) ----------------------------------------------------------
-# A deployment from the image against the ECS simulator (tests/sim, scenario demo.json:
-# cluster "demo", service "web"). The simulator runs in a network namespace this test
-# creates (only its loopback exists) and the container joins that namespace, so nothing
-# can leave the machine. Enabled as soon as the binary stops answering 70 "not
-# implemented yet"; adjust the expectations here when the engine lands if they differ.
+# ---- 6. deployments against the ECS simulator ----------------------------------------
+# From the image, against the ECS simulator (tests/sim, scenario demo.json: cluster "demo",
+# service "web"). The simulator runs in a network namespace this test creates (only its
+# loopback exists) and the containers join that namespace, so nothing can leave the machine.
 deploy_against_simulator() {
 	unshare --net sh -c 'ip link set lo up && exec python3 tests/sim/ecssim.py --scenario tests/sim/scenarios/demo.json --speed 60' \
 		> "$T/sim.urls" 2> "$T/sim.log" &
@@ -230,19 +228,60 @@ deploy_against_simulator() {
 		"$IMG" -c demo -n web -i registry.example.com/acme/web:2.0 -t 120 \
 		--endpoint-url "$ecs" --ca-bundle /ca.pem > "$T/out" 2>&1
 	rc=$?
-	kill "$sim" 2>/dev/null
 	ok "image deploys web:2.0 to the ECS simulator (exit $rc)" \
 		sh -c "[ $rc = 0 ] && grep -q 'Service deployment successful.' '$T/out'"
+	[ "$rc" = 0 ] || sed 's/^/    /' "$T/out" | tail -n 20
+	if [ -n "${ACTION_IMG:-}" ]; then
+		action_deploy "$sim" "$ecs" "$ca"
+	else
+		fail "action image deploys against the ECS simulator" "the action image was not built (section 5)"
+	fi
+	kill "$sim" 2>/dev/null
+}
+# The action image as GitHub's runner starts it (workspace and file-command mounts, GITHUB_*
+# environment, one argument per runs.args entry, computed from action.yml by the expression
+# simulator of test_action.py), deploying web:3.0; then the file-command files are checked.
+action_deploy() { # sim-pid ecs-url ca-file
+	rm -rf "$T/ws" "$T/fc" && mkdir -p "$T/ws" "$T/fc"
+	: > "$T/fc/set_output_2" && : > "$T/fc/step_summary_2"
+	cp "$3" "$T/ws/ca.pem"
+	simpid=$1
+	python3 -c '
+import sys
+sys.path.insert(0, "tests/image")
+import yaml
+import test_action
+action = yaml.safe_load(open("action.yml"))
+for a in test_action.action_args(action, {"cluster": "demo", "service-name": "web", "region": "us-east-1",
+                                          "image": "registry.example.com/acme/web:3.0", "timeout": "120",
+                                          "endpoint-url": sys.argv[1], "ca-bundle": "ca.pem"}):
+    print(a)
+import shutil
+shutil.rmtree(test_action.TMP, ignore_errors=True)   # made on import, unused here
+' "$2" > "$T/args"
+	set --
+	while IFS= read -r a; do set -- "$@" "$a"; done < "$T/args"
+	podman run --rm --network "ns:/proc/$simpid/ns/net" --workdir /github/workspace \
+		-v "$T/ws:/github/workspace" -v "$T/fc:/github/file_commands" \
+		-e GITHUB_ACTIONS=true -e GITHUB_OUTPUT=/github/file_commands/set_output_2 \
+		-e GITHUB_STEP_SUMMARY=/github/file_commands/step_summary_2 \
+		-e AWS_ACCESS_KEY_ID=AKIDSIMULATOR0000001 \
+		-e AWS_SECRET_ACCESS_KEY=simulator/secret/key/0000000000000000001 \
+		"$ACTION_IMG" "$@" > "$T/out" 2>&1
+	rc=$?
+	ok "action image, started like the runner does with action.yml's $# arguments, deploys web:3.0 (exit $rc)" \
+		sh -c "[ $rc = 0 ] && grep -q 'Service deployment successful.' '$T/out'"
+	[ "$rc" = 0 ] || sed 's/^/    /' "$T/out" | tail -n 20
+	sed 's/^/    GITHUB_OUTPUT: /' "$T/fc/set_output_2"
+	ok "action image: GITHUB_OUTPUT has task-definition-arn=...:task-definition/web:3" \
+		grep -qx 'task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/web:3' "$T/fc/set_output_2"
+	ok "action image: GITHUB_OUTPUT has deployment-id=ecs-svc/..." grep -Eqx 'deployment-id=ecs-svc/[0-9]+' "$T/fc/set_output_2"
+	ok "action image: GITHUB_OUTPUT has status=deployed" grep -qx 'status=deployed' "$T/fc/set_output_2"
+	ok "action image: GITHUB_STEP_SUMMARY has the summary naming web:3" \
+		sh -c "grep -q 'deployed' '$T/fc/step_summary_2' && grep -q 'task-definition/web:3' '$T/fc/step_summary_2'"
 }
 t=$(now)
-podman run --rm --network none "$IMG" -c c -n s -i nginx > "$T/out" 2>&1
-if [ $? = 70 ] && grep -q 'not implemented yet' "$T/out"; then
-	echo "SKIP: image deploys against the ECS simulator: this build has no deploy engine yet"
-elif [ ! -f tests/sim/ecssim.py ]; then
-	echo "SKIP: image deploys against the ECS simulator: tests/sim/ecssim.py is not in this tree"
-else
-	deploy_against_simulator
-fi
+deploy_against_simulator
 took "simulator deployment" "$t"
 
 took "image test total" "$T_ALL"
