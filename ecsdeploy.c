@@ -10566,6 +10566,18 @@ cli_append(const char *path, const char *text)
 	close(fd);
 }
 
+static void
+cli_summary_row(struct buf *b, const char *label, const char *value)
+{
+	if (value == NULL || value[0] == '\0')
+		return;
+	buf_putz(b, "| ");
+	buf_putz(b, label);
+	buf_putz(b, " | `");
+	buf_putz(b, value);
+	buf_putz(b, "` |\n");
+}
+
 /*
  * GitHub Actions (GITHUB_ACTIONS=true): step outputs task-definition-arn,
  * deployment-id and status in $GITHUB_OUTPUT, a short summary in
@@ -10576,21 +10588,52 @@ cli_github(struct world *w, const struct cli_opts *o, const struct dep_result *r
     const struct err *e)
 {
 	const char *ga = w_getenv(w, "GITHUB_ACTIONS");
-	char text[4096];
+	char text[4096], code[64];
+	const char *p;
+	struct buf b;
 
 	if (ga == NULL || strcmp(ga, "true") != 0)
 		return;
 	snprintf(text, sizeof(text), "task-definition-arn=%s\ndeployment-id=%s\nstatus=%s\n",
 	    r->new_td, r->deployment_id, r->status ? r->status : "error");
 	cli_append(w_getenv(w, "GITHUB_OUTPUT"), text);
-	snprintf(text, sizeof(text), "### ecs-deploy: %s\n\n| | |\n|---|---|\n| target | %s%s%s |\n"
-	    "| task definition | `%s` |\n| previous | `%s` |\n| deployment | `%s` |\n| exit code | %d |\n%s%s%s",
-	    r->status ? r->status : "error", o->cluster ? o->cluster : "", o->service ? "/" : "",
-	    o->service ? o->service : (o->task_def ? o->task_def : ""), r->new_td, r->prev_td,
-	    r->deployment_id, rc, rc ? "\n" : "", rc ? e->msg : "", rc ? "\n" : "");
+	buf_init(&b, text, sizeof(text));
+	buf_putz(&b, "### ecs-deploy: ");
+	buf_putz(&b, r->status ? r->status : "error");
+	buf_putz(&b, "\n\n| | |\n|---|---|\n| target | ");
+	buf_putz(&b, o->cluster ? o->cluster : "");
+	buf_putz(&b, o->service ? "/" : "");
+	buf_putz(&b, o->service ? o->service : (o->task_def ? o->task_def : ""));
+	buf_putz(&b, " |\n");
+	/* Rows for what the run did not get to are left out, not shown as empty code spans. */
+	cli_summary_row(&b, "task definition", r->new_td);
+	cli_summary_row(&b, "previous", r->prev_td);
+	cli_summary_row(&b, "deployment", r->deployment_id);
+	snprintf(code, sizeof(code), "| exit code | %d |\n", rc);
+	buf_putz(&b, code);
+	if (rc != 0) {
+		buf_putc(&b, '\n');
+		buf_putz(&b, e->msg);
+		buf_putc(&b, '\n');
+	}
 	cli_append(w_getenv(w, "GITHUB_STEP_SUMMARY"), text);
-	if (rc != 0)
-		w_printf(w, 1, "::error::ecs-deploy: %s\n", e->msg);
+	if (rc != 0) {
+		/* Workflow commands end at a newline: escape it, CR and '%' as GitHub asks. */
+		buf_init(&b, text, sizeof(text));
+		buf_putz(&b, "::error::ecs-deploy: ");
+		for (p = e->msg; *p; p++) {
+			if (*p == '%')
+				buf_putz(&b, "%25");
+			else if (*p == '\n')
+				buf_putz(&b, "%0A");
+			else if (*p == '\r')
+				buf_putz(&b, "%0D");
+			else
+				buf_putc(&b, *p);
+		}
+		buf_putc(&b, '\n');
+		w_puts(w, 1, text);
+	}
 }
 
 static struct ecs cli_ecs_mem;

@@ -336,6 +336,8 @@ def simulator_cases(action):
               o.get("status") == "no-match" and not o.get("task-definition-arn") and not o.get("deployment-id"), why)
         check("action outputs: ... the summary says no-match and the reason",
               "no-match" in summ and "matched no container" in summ, summ)
+        check("action outputs: ... the summary leaves out what the run did not get to (no empty code spans)",
+              "``" not in summ and "| task definition |" not in summ, summ)
 
         rc, out, err, o, summ = deploy("registry.example.com/acme/web:bad")   # its pull fails
         why = "exit %d outputs %r\nstdout %s\nstderr %s" % (rc, o, out[-1500:], err[-500:])
