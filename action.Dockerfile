@@ -23,5 +23,5 @@ FROM scratch
 COPY --from=build /src/ecs-deploy /ecs-deploy
 LABEL org.opencontainers.image.title="ecs-deploy GitHub Action" \
       org.opencontainers.image.description="ecs-deploy for GitHub Actions (runs as root, as GitHub requires of Docker actions)" \
-      org.opencontainers.image.licenses="MIT"
+      org.opencontainers.image.licenses="NOASSERTION"
 ENTRYPOINT ["/ecs-deploy"]
