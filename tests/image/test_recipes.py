@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_recipes.py — the recipes of tests/image/README-recipes.md, run against the ECS simulator.
+"""test_recipes.py — the recipes of README.md (section "CI recipes"), run against the ECS simulator.
 
 Run from the repository root (./build.sh test does; $ECSDEPLOY_BIN names the binary).
 The recipes file is the source: each `<!-- recipe: NAME -->` marker is followed by one fenced
@@ -31,7 +31,7 @@ import yaml
 
 TOP = os.getcwd()
 BIN = os.environ.get("ECSDEPLOY_BIN", os.path.join(TOP, "ecs-deploy"))
-DOC = os.path.join(TOP, "tests", "image", "README-recipes.md")
+DOC = os.path.join(TOP, "README.md")
 SIM = os.path.join(TOP, "tests", "sim", "ecssim.py")
 SCEN = os.path.join(TOP, "tests", "sim", "scenarios")
 AKID, SECRET = "AKIDSIMULATOR0000001", "simulator/secret/key/0000000000000000001"
@@ -231,9 +231,9 @@ def main():
     rs = recipes()
     known = ["github-actions", "gitlab-ci", "jenkins", "buildkite-oidc", "buildkite-keys", "bitbucket-oidc",
              "bitbucket-keys", "codebuild", "agent-copy", "air-gapped", "shell-examples"]
-    check("README-recipes.md has every recipe the test runs (%d found)" % len(rs),
+    check("README.md has every recipe the test runs (%d found)" % len(rs),
           set(known) <= set(rs), "missing %s" % sorted(set(known) - set(rs)))
-    check("the test knows every recipe of README-recipes.md", set(rs) <= set(known), sorted(set(rs) - set(known)))
+    check("the test knows every recipe of README.md", set(rs) <= set(known), sorted(set(rs) - set(known)))
 
     tmp = tempfile.mkdtemp(prefix="ecs-deploy-recipes-")
     # The air-gapped build runs meanwhile (it is the slow one; it needs no simulator).
