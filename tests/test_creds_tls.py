@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from motoserver import start_moto_tls  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("ECSDEPLOY_BIN") or os.path.join(ROOT, "ecs-deploy")
@@ -32,13 +34,6 @@ def check(name, ok, why=""):
         print("FAIL: %s: %s" % (name, why), flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 
 def main():
     tmp = tempfile.mkdtemp(prefix="ed-creds-tls-")
@@ -48,21 +43,7 @@ def main():
         subprocess.run(["sh", os.path.join(ROOT, "tests", "lib", "mkpki.sh"), pki], check=True,
                        timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ca = os.path.join(pki, "ca.pem")
-        port = free_port()
-        env = dict(os.environ, TEST_SERVER_MODE="true", INITIAL_NO_AUTH_ACTION_COUNT="3")
-        moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port),
-                                 "-c", os.path.join(pki, "server.pem"),
-                                 "-k", os.path.join(pki, "server.key")],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=env)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        url = "https://localhost:%d" % port
+        moto, url = start_moto_tls(pki, None)
 
         import boto3
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", verify=ca,

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from motoserver import start_moto_tls  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.chdir(ROOT)
@@ -35,13 +37,6 @@ def check(name, ok, why=""):
     sys.stdout.flush()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 
 def main():
     tmp = tempfile.mkdtemp(prefix="ed-moto-")
@@ -53,20 +48,7 @@ def main():
         subprocess.run(["cc", "-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror",
                         "-Wno-unused-function", "-Ivendor/bearssl/inc", "-Ivendor/jsmn", "-O1", "-o", tool,
                         "tests/tools/awscall.c", "vendor/build/host/libbearssl.a"], check=True, timeout=120)
-        port = free_port()
-        env = dict(os.environ, TEST_SERVER_MODE="true", INITIAL_NO_AUTH_ACTION_COUNT="3")
-        moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port), "-c",
-                                 os.path.join(pki, "server.pem"), "-k", os.path.join(pki, "server.key")],
-                                stdin=subprocess.DEVNULL, stdout=open(os.path.join(tmp, "moto.log"), "w"),
-                                stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        url = "https://localhost:%d" % port
+        moto, url = start_moto_tls(pki, os.path.join(tmp, "moto.log"))
         base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         base.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="AKIABOOTSTRAPEXAMPLE",
                     AWS_SECRET_ACCESS_KEY="bootstrap", AWS_EC2_METADATA_DISABLED="true",

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from motoserver import start_moto_tls  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ECSDEPLOY_BIN") or os.path.join(TOP, "ecs-deploy")
@@ -33,13 +35,6 @@ def check(name, ok, why=""):
     sys.stdout.flush()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 
 def main():
     tmp = tempfile.mkdtemp(prefix="ed-e2e-moto-")
@@ -49,20 +44,7 @@ def main():
         subprocess.run(["sh", os.path.join(TOP, "tests/lib/mkpki.sh"), pki], check=True, timeout=60,
                        stdout=subprocess.DEVNULL)
         ca = os.path.join(pki, "ca.pem")
-        port = free_port()
-        env = dict(os.environ, TEST_SERVER_MODE="true", INITIAL_NO_AUTH_ACTION_COUNT="3")
-        moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port), "-c",
-                                 os.path.join(pki, "server.pem"), "-k", os.path.join(pki, "server.key")],
-                                stdin=subprocess.DEVNULL, stdout=open(os.path.join(tmp, "moto.log"), "w"),
-                                stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        url = "https://localhost:%d" % port
+        moto, url = start_moto_tls(pki, os.path.join(tmp, "moto.log"))
         base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "AKIABOOTSTRAPEXAMPLE", "AWS_SECRET_ACCESS_KEY": "bootstrap",
                 "AWS_EC2_METADATA_DISABLED": "true", "HOME": tmp}
